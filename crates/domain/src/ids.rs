@@ -18,6 +18,8 @@ pub enum IdError {
     InvalidOutTradeNo,
     #[error("out_refund_no must be 1-64 characters of letters, digits and _-|*@")]
     InvalidOutRefundNo,
+    #[error("provider order number must be 1-32 characters of letters, digits and _-|*@")]
+    InvalidProviderOrderNo,
     #[error(
         "payment code not recognised: WeChat Pay codes are 18 digits starting 10-15, \
          Alipay codes are 16-24 digits starting 25-30"
@@ -32,6 +34,7 @@ impl IdError {
             IdError::InvalidMerchantId => "INVALID_MERCHANT_ID",
             IdError::InvalidOutTradeNo => "INVALID_OUT_TRADE_NO",
             IdError::InvalidOutRefundNo => "INVALID_OUT_REFUND_NO",
+            IdError::InvalidProviderOrderNo => "INVALID_PROVIDER_ORDER_NO",
             IdError::UnknownAuthCode => "UNKNOWN_AUTH_CODE",
         }
     }
@@ -89,6 +92,22 @@ text_id!(
     OutRefundNo, max = 64, chars = is_order_no_char, error = IdError::InvalidOutRefundNo
 );
 
+text_id!(
+    /// The order number paycode sends to the provider for one pay attempt
+    /// (WeChat `out_trade_no`, Alipay `out_trade_no`): at most 32 characters of
+    /// the WeChat alphabet. paycode makes it from a fresh UUID per attempt
+    /// ([`ProviderOrderNo::from_uuid`]), so a retried payment never reuses the
+    /// number of a failed one; the events map it back to the merchant's order.
+    ProviderOrderNo, max = 32, chars = is_order_no_char, error = IdError::InvalidProviderOrderNo
+);
+
+impl ProviderOrderNo {
+    /// The 32 lowercase hex digits of `id` (its "simple" form).
+    pub fn from_uuid(id: Uuid) -> ProviderOrderNo {
+        ProviderOrderNo(id.simple().to_string())
+    }
+}
+
 /// Which wallet issued a payment code, and so which provider charges it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -129,13 +148,19 @@ impl AuthCode {
         if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
             return Err(IdError::UnknownAuthCode);
         }
-        let prefix: u8 = text.get(..2).and_then(|p| p.parse().ok()).ok_or(IdError::UnknownAuthCode)?;
+        let prefix: u8 = text
+            .get(..2)
+            .and_then(|p| p.parse().ok())
+            .ok_or(IdError::UnknownAuthCode)?;
         let provider = match (prefix, text.len()) {
             (10..=15, 18) => Provider::Wechatpay,
             (25..=30, 16..=24) => Provider::Alipay,
             _ => return Err(IdError::UnknownAuthCode),
         };
-        Ok(AuthCode { digits: text.to_owned(), provider })
+        Ok(AuthCode {
+            digits: text.to_owned(),
+            provider,
+        })
     }
 
     pub fn provider(&self) -> Provider {
@@ -150,7 +175,12 @@ impl AuthCode {
     /// The first 4 and last 4 digits with the middle masked: `1345********1234`.
     pub fn masked(&self) -> String {
         let n = self.digits.len();
-        format!("{}{}{}", &self.digits[..4], "*".repeat(n - 8), &self.digits[n - 4..])
+        format!(
+            "{}{}{}",
+            &self.digits[..4],
+            "*".repeat(n - 8),
+            &self.digits[n - 4..]
+        )
     }
 }
 
@@ -167,7 +197,19 @@ impl fmt::Display for AuthCode {
 }
 
 /// paycode's own id of an order, stable for the order's life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(transparent)]
 pub struct OrderId(pub Uuid);
 
@@ -192,10 +234,24 @@ mod tests {
 
     #[test]
     fn payment_codes_route_by_prefix_and_length() {
-        assert_eq!(AuthCode::parse("134567890123456789").unwrap().provider(), Provider::Wechatpay);
-        assert_eq!(AuthCode::parse("101234567890123456").unwrap().provider(), Provider::Wechatpay);
-        assert_eq!(AuthCode::parse("2812345678901234").unwrap().provider(), Provider::Alipay);
-        assert_eq!(AuthCode::parse("301234567890123456789012").unwrap().provider(), Provider::Alipay);
+        assert_eq!(
+            AuthCode::parse("134567890123456789").unwrap().provider(),
+            Provider::Wechatpay
+        );
+        assert_eq!(
+            AuthCode::parse("101234567890123456").unwrap().provider(),
+            Provider::Wechatpay
+        );
+        assert_eq!(
+            AuthCode::parse("2812345678901234").unwrap().provider(),
+            Provider::Alipay
+        );
+        assert_eq!(
+            AuthCode::parse("301234567890123456789012")
+                .unwrap()
+                .provider(),
+            Provider::Alipay
+        );
         for bad in [
             "",
             "16456789012345678",
@@ -209,7 +265,11 @@ mod tests {
             "13456789012345678a",
             "１34567890123456789",
         ] {
-            assert_eq!(AuthCode::parse(bad), Err(IdError::UnknownAuthCode), "{bad:?}");
+            assert_eq!(
+                AuthCode::parse(bad),
+                Err(IdError::UnknownAuthCode),
+                "{bad:?}"
+            );
         }
     }
 
@@ -217,7 +277,10 @@ mod tests {
     fn payment_codes_never_print_in_full() {
         let code = AuthCode::parse("134567890123456789").unwrap();
         assert_eq!(code.masked(), "1345**********6789");
-        assert_eq!(format!("{code} {code:?}"), "1345**********6789 AuthCode(1345**********6789)");
+        assert_eq!(
+            format!("{code} {code:?}"),
+            "1345**********6789 AuthCode(1345**********6789)"
+        );
     }
 
     #[test]
@@ -230,5 +293,9 @@ mod tests {
         assert!(OutTradeNo::parse("订单").is_err());
         assert!(OutRefundNo::parse(&"r".repeat(64)).is_ok());
         assert!(MerchantId::parse("m|1").is_err());
+        let id = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        let number = ProviderOrderNo::from_uuid(id);
+        assert_eq!(number.as_str(), "0123456789abcdef0123456789abcdef");
+        assert_eq!(ProviderOrderNo::parse(number.as_str()), Ok(number));
     }
 }

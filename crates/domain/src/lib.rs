@@ -4,9 +4,43 @@
 //! Invariant: this crate does no I/O, never reads the clock and never sees a
 //! provider's wire format. Time and new ids come in through the decision
 //! context, so replaying the same events always gives the same state.
+//!
+//! Where to start reading: `command.rs` (what can be asked), `event.rs` (what
+//! is stored), `decide.rs` (the rules), `state.rs` (the projection and
+//! `evolve`), `due.rs` (what the process manager must do next), `policy.rs`
+//! (the configurable times and bounds).
 
+pub mod command;
+pub mod decide;
+pub mod due;
+pub mod event;
 pub mod ids;
 pub mod money;
+pub mod policy;
+pub mod rejection;
+pub mod schema;
+pub mod state;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
-pub use ids::{AuthCode, IdError, MerchantId, OrderId, OutRefundNo, OutTradeNo, Provider, order_stream};
+pub use command::{
+    ManualReversalReason, OrderCommand, PayOutcome, RefundOutcome, RequestPayment, ReversalOutcome,
+};
+pub use decide::{Context, NewIds, decide};
+pub use due::Due;
+pub use event::{
+    AbandonReason, AnswerSource, DecodeError, ManualOutcome, ManuallyResolved, OrderEvent,
+    OrderRevoked, PaymentFailed, PaymentPendingReported, PaymentRequested, PaymentRetried,
+    PaymentSucceeded, PaymentUnknownReported, ProviderReply, RefundFailed,
+    RefundProcessingReported, RefundRequested, RefundSucceeded, ReversalAbandoned,
+    ReversalAttemptFailed, ReversalReason, ReversalRequested, ReversalRetried, ReverseAction,
+    TradeClosed,
+};
+pub use ids::{
+    AuthCode, IdError, MerchantId, OrderId, OutRefundNo, OutTradeNo, Provider, ProviderOrderNo,
+    order_stream,
+};
 pub use money::{Amount, Money, MoneyError};
+pub use policy::Policy;
+pub use rejection::Rejection;
+pub use state::{Order, PayAttempt, Refund, RefundState, Reversal, Status, evolve, replay};

@@ -210,7 +210,9 @@ impl<'de> Deserialize<'de> for Amount {
         if text == "0" || text == "0.00" || text == "0.0" {
             return Ok(Amount::ZERO);
         }
-        Money::parse(&text).map(Money::amount).map_err(serde::de::Error::custom)
+        Money::parse(&text)
+            .map(Money::amount)
+            .map_err(serde::de::Error::custom)
     }
 }
 

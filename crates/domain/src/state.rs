@@ -1,0 +1,612 @@
+//! The projected state of one order, and `evolve`, which folds events into it.
+//!
+//! `evolve` only applies: every business check happened in `decide` before
+//! the event was appended. It still asserts the invariants `decide` keeps
+//! (TigerBeetle's paired assertions), in debug builds: an event that breaks
+//! one is a bug or a corrupt stream, never a business error. Release builds
+//! apply such an event as best they can rather than take the server down.
+//!
+//! The state holds what the back office and the process manager read: the
+//! order's identity, each pay attempt, the reversal in progress, the refunds.
+//! What is due next is derived from it in `due.rs`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::event::{
+    AbandonReason, AnswerSource, ManualOutcome, ManuallyResolved, OrderEvent, PaymentFailed,
+    PaymentRequested, PaymentRetried, PaymentSucceeded, ProviderReply, RefundRequested,
+    ReversalReason, ReversalRequested, ReverseAction,
+};
+use crate::ids::{MerchantId, OrderId, OutRefundNo, OutTradeNo, Provider, ProviderOrderNo};
+use crate::money::{Amount, Money};
+
+/// Where an order stands (design.md section 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    /// Requested and not final: waiting for the customer or for a query.
+    Paying,
+    /// Paid. Refunds keep it `SUCCESS`; their amounts are their own fields.
+    Success,
+    /// Definitely refused; nothing charged. May be retried with a new code.
+    Failed,
+    /// A reversal was requested and is not confirmed.
+    Reversing,
+    /// A WeChat Pay trade was reversed.
+    Revoked,
+    /// An Alipay trade was reversed or closed.
+    TradeClosed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Paying => "PAYING",
+            Status::Success => "SUCCESS",
+            Status::Failed => "FAILED",
+            Status::Reversing => "REVERSING",
+            Status::Revoked => "REVOKED",
+            Status::TradeClosed => "TRADE_CLOSED",
+        }
+    }
+}
+
+/// One charge of a payment code under its own provider order number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PayAttempt {
+    /// 1-based; attempt `n` is `attempts[n - 1]`.
+    pub number: u32,
+    pub provider: Provider,
+    pub provider_order_no: ProviderOrderNo,
+    pub auth_code_masked: String,
+    pub requested_at: DateTime<Utc>,
+    /// When the last pay answer or query result for this attempt was recorded.
+    pub last_answer_at: Option<DateTime<Utc>>,
+    pub last_reply: Option<ProviderReply>,
+}
+
+/// Where a refund stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RefundState {
+    /// Requested; no answer recorded yet.
+    Requested,
+    Processing,
+    Succeeded,
+    Failed,
+}
+
+/// One refund, keyed by the merchant's refund number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refund {
+    pub out_refund_no: OutRefundNo,
+    pub amount: Money,
+    pub reason: Option<String>,
+    pub by: Option<String>,
+    pub state: RefundState,
+    pub provider_refund_id: Option<String>,
+    pub requested_at: DateTime<Utc>,
+    /// When the last answer about it was recorded (or the request, if none).
+    pub updated_at: DateTime<Utc>,
+    /// Refund queries answered so far; spaces out the next one.
+    pub polls: u32,
+    pub last_reply: Option<ProviderReply>,
+}
+
+impl Refund {
+    /// Whether its amount counts against the paid amount: all but failed refunds do.
+    pub fn is_live(&self) -> bool {
+        match self.state {
+            RefundState::Requested | RefundState::Processing | RefundState::Succeeded => true,
+            RefundState::Failed => false,
+        }
+    }
+}
+
+/// The latest reversal request and its calls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reversal {
+    pub reason: ReversalReason,
+    pub by: Option<String>,
+    pub requested_at: DateTime<Utc>,
+    /// Reverse calls answered for this request.
+    pub attempts: u32,
+    /// When the next reverse call is due; `None` once confirmed or abandoned.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub abandoned: Option<AbandonReason>,
+    pub last_reply: Option<ProviderReply>,
+}
+
+/// The projection of one order's events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Order {
+    pub order_id: OrderId,
+    pub merchant: MerchantId,
+    pub out_trade_no: OutTradeNo,
+    pub amount: Money,
+    pub subject: String,
+    pub store_id: Option<String>,
+    pub terminal_id: Option<String>,
+    pub status: Status,
+    /// On the manual-intervention queue: a reversal was abandoned and no one resolved it yet.
+    pub needs_attention: bool,
+    /// Never empty; the last one is the current attempt.
+    pub attempts: Vec<PayAttempt>,
+    pub provider_trade_no: Option<String>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    /// The provider's answer that made the current attempt `FAILED`.
+    pub failure: Option<ProviderReply>,
+    /// In request order.
+    pub refunds: Vec<Refund>,
+    /// The sum of succeeded refunds.
+    pub refunded: Amount,
+    pub reversal: Option<Reversal>,
+    /// What the confirmed reversal did, when the provider said.
+    pub reverse_action: Option<ReverseAction>,
+    pub resolution: Option<ManuallyResolved>,
+    pub last_event_at: DateTime<Utc>,
+    /// Events folded into this state: the stream version to append after.
+    pub version: u64,
+}
+
+/// Folds one event into the state. `None` is an order that does not exist yet.
+pub fn evolve(state: Option<Order>, event: &OrderEvent) -> Option<Order> {
+    match state {
+        Some(mut order) => {
+            order.apply(event);
+            Some(order)
+        }
+        None => {
+            let started = if let OrderEvent::PaymentRequested(requested) = event {
+                Some(Order::start(requested))
+            } else {
+                None
+            };
+            debug_assert!(
+                started.is_some(),
+                "an order stream must open with PaymentRequested, not {}",
+                event.event_type()
+            );
+            started
+        }
+    }
+}
+
+/// Folds a whole stream.
+pub fn replay<'a>(events: impl IntoIterator<Item = &'a OrderEvent>) -> Option<Order> {
+    events.into_iter().fold(None, evolve)
+}
+
+impl Order {
+    fn start(e: &PaymentRequested) -> Order {
+        Order {
+            order_id: e.order_id,
+            merchant: e.merchant.clone(),
+            out_trade_no: e.out_trade_no.clone(),
+            amount: e.amount,
+            subject: e.subject.clone(),
+            store_id: e.store_id.clone(),
+            terminal_id: e.terminal_id.clone(),
+            status: Status::Paying,
+            needs_attention: false,
+            attempts: vec![PayAttempt {
+                number: 1,
+                provider: e.provider,
+                provider_order_no: e.provider_order_no.clone(),
+                auth_code_masked: e.auth_code_masked.clone(),
+                requested_at: e.at,
+                last_answer_at: None,
+                last_reply: None,
+            }],
+            provider_trade_no: None,
+            paid_at: None,
+            created_at: e.at,
+            failure: None,
+            refunds: Vec::new(),
+            refunded: Amount::ZERO,
+            reversal: None,
+            reverse_action: None,
+            resolution: None,
+            last_event_at: e.at,
+            version: 1,
+        }
+    }
+
+    /// The current pay attempt.
+    pub fn current_attempt(&self) -> &PayAttempt {
+        // `attempts` is never empty: `start` creates attempt 1 and nothing removes one.
+        &self.attempts[self.attempts.len() - 1]
+    }
+
+    fn current_attempt_mut(&mut self) -> &mut PayAttempt {
+        let last = self.attempts.len() - 1;
+        &mut self.attempts[last]
+    }
+
+    /// The provider of the current attempt (a retry may switch wallets).
+    pub fn provider(&self) -> Provider {
+        self.current_attempt().provider
+    }
+
+    /// The masked payment code of the current attempt.
+    pub fn auth_code_masked(&self) -> &str {
+        &self.current_attempt().auth_code_masked
+    }
+
+    /// Reverse calls answered for the latest reversal request.
+    pub fn reversal_attempts(&self) -> u32 {
+        self.reversal.as_ref().map_or(0, |r| r.attempts)
+    }
+
+    pub fn refund(&self, out_refund_no: &OutRefundNo) -> Option<&Refund> {
+        self.refunds
+            .iter()
+            .find(|r| &r.out_refund_no == out_refund_no)
+    }
+
+    fn refund_mut(&mut self, out_refund_no: &OutRefundNo) -> Option<&mut Refund> {
+        self.refunds
+            .iter_mut()
+            .find(|r| &r.out_refund_no == out_refund_no)
+    }
+
+    /// The sum of refunds that are not failed: what is already promised back.
+    pub fn refund_committed(&self) -> Amount {
+        // At most `max_refunds_per_order` sums of at most 10^10 fen: no overflow in practice,
+        // and saturation keeps an impossible overflow on the refusing side.
+        let fen = self
+            .refunds
+            .iter()
+            .filter(|r| r.is_live())
+            .map(|r| r.amount.to_fen())
+            .fold(0, i64::saturating_add);
+        Amount::from_fen(fen).unwrap_or(Amount::ZERO)
+    }
+
+    /// Whether an automatic reversal is waiting for its next reverse call.
+    pub fn reversal_in_progress(&self) -> bool {
+        self.status == Status::Reversing
+            && self
+                .reversal
+                .as_ref()
+                .is_some_and(|r| r.abandoned.is_none())
+    }
+
+    /// The rules every state must satisfy, as a list of broken ones (empty when sound).
+    pub fn broken_invariants(&self) -> Vec<&'static str> {
+        let mut broken = Vec::new();
+        let numbered = self
+            .attempts
+            .iter()
+            .enumerate()
+            .all(|(i, a)| usize::try_from(a.number) == Ok(i + 1));
+        if self.attempts.is_empty() || !numbered {
+            broken.push("pay attempts are numbered 1, 2, ... without gaps");
+        }
+        if self.refund_committed() > self.amount.amount() {
+            broken.push("live refunds never exceed the paid amount");
+        }
+        let succeeded = self
+            .refunds
+            .iter()
+            .filter(|r| r.state == RefundState::Succeeded)
+            .try_fold(Amount::ZERO, |sum, r| sum.checked_add(r.amount));
+        if succeeded != Some(self.refunded) {
+            broken.push("the refunded total is the sum of succeeded refunds");
+        }
+        if self.status == Status::Success && self.paid_at.is_none() {
+            broken.push("a SUCCESS order has a payment time");
+        }
+        let abandoned = self
+            .reversal
+            .as_ref()
+            .is_some_and(|r| r.abandoned.is_some());
+        if self.needs_attention && !(self.status == Status::Reversing && abandoned) {
+            broken.push("only an abandoned reversal needs attention");
+        }
+        broken
+    }
+
+    fn apply(&mut self, event: &OrderEvent) {
+        match event {
+            OrderEvent::PaymentRequested(e) => {
+                debug_assert!(
+                    false,
+                    "PaymentRequested on an existing order {}",
+                    e.order_id
+                )
+            }
+            OrderEvent::PaymentRetried(e) => self.apply_retry(e),
+            OrderEvent::PaymentSucceeded(e) => self.apply_paid(e),
+            OrderEvent::PaymentPendingReported(e) => self.note_answer(e.attempt, &e.reply, e.at),
+            OrderEvent::PaymentUnknownReported(e) => self.note_answer(e.attempt, &e.reply, e.at),
+            OrderEvent::PaymentFailed(e) => self.apply_failed(e),
+            OrderEvent::ReversalRequested(e) => self.apply_reversal_request(e),
+            OrderEvent::ReversalRetried(e) => {
+                self.note_reverse_call(e.attempt, &e.reply, e.next_attempt_at)
+            }
+            OrderEvent::ReversalAttemptFailed(e) => {
+                self.note_reverse_call(e.attempt, &e.reply, e.next_attempt_at)
+            }
+            OrderEvent::ReversalAbandoned(e) => self.apply_abandon(e.reason),
+            OrderEvent::OrderRevoked(e) => {
+                self.confirm_reversal(Provider::Wechatpay, e.attempt, e.action, &e.reply)
+            }
+            OrderEvent::TradeClosed(e) => {
+                self.confirm_reversal(Provider::Alipay, e.attempt, e.action, &e.reply)
+            }
+            OrderEvent::ManuallyResolved(e) => self.apply_resolution(e),
+            OrderEvent::RefundRequested(e) => self.apply_refund_request(e),
+            OrderEvent::RefundSucceeded(e) => self.update_refund(
+                &e.out_refund_no,
+                RefundAnswer {
+                    state: RefundState::Succeeded,
+                    source: e.source,
+                    reply: &e.reply,
+                    refund_id: e.provider_refund_id.as_ref(),
+                    at: e.at,
+                },
+            ),
+            OrderEvent::RefundProcessingReported(e) => self.update_refund(
+                &e.out_refund_no,
+                RefundAnswer {
+                    state: RefundState::Processing,
+                    source: e.source,
+                    reply: &e.reply,
+                    refund_id: e.provider_refund_id.as_ref(),
+                    at: e.at,
+                },
+            ),
+            OrderEvent::RefundFailed(e) => self.update_refund(
+                &e.out_refund_no,
+                RefundAnswer {
+                    state: RefundState::Failed,
+                    source: e.source,
+                    reply: &e.reply,
+                    refund_id: None,
+                    at: e.at,
+                },
+            ),
+        }
+        self.last_event_at = event.at();
+        self.version += 1;
+        let broken = self.broken_invariants();
+        debug_assert!(
+            broken.is_empty(),
+            "after {}: {broken:?}",
+            event.event_type()
+        );
+    }
+
+    fn apply_paid(&mut self, e: &PaymentSucceeded) {
+        self.note_answer(e.attempt, &e.reply, e.at);
+        self.provider_trade_no = Some(e.provider_trade_no.clone());
+        self.paid_at = Some(e.paid_at);
+        // During a reversal the payment is history: the reversal returns the money.
+        if self.status == Status::Paying {
+            self.status = Status::Success;
+        }
+    }
+
+    fn apply_failed(&mut self, e: &PaymentFailed) {
+        self.note_answer(e.attempt, &e.reply, e.at);
+        if self.status == Status::Paying {
+            self.status = Status::Failed;
+            self.failure = Some(e.reply.clone());
+        }
+    }
+
+    fn apply_reversal_request(&mut self, e: &ReversalRequested) {
+        debug_assert!(
+            self.refund_committed() == Amount::ZERO,
+            "reversal of an order with refunds"
+        );
+        let reversible = matches!(
+            self.status,
+            Status::Paying | Status::Success | Status::Reversing
+        );
+        debug_assert!(reversible, "reversal requested in {}", self.status.as_str());
+        self.status = Status::Reversing;
+        self.needs_attention = false;
+        self.reversal = Some(Reversal {
+            reason: e.reason,
+            by: e.by.clone(),
+            requested_at: e.at,
+            attempts: 0,
+            next_attempt_at: Some(e.first_attempt_at),
+            abandoned: None,
+            last_reply: None,
+        });
+    }
+
+    fn apply_abandon(&mut self, reason: AbandonReason) {
+        debug_assert!(
+            self.status == Status::Reversing,
+            "abandoned a reversal in {}",
+            self.status.as_str()
+        );
+        self.needs_attention = true;
+        if let Some(reversal) = self.reversal.as_mut() {
+            reversal.abandoned = Some(reason);
+            reversal.next_attempt_at = None;
+        }
+    }
+
+    fn apply_retry(&mut self, e: &PaymentRetried) {
+        debug_assert!(
+            self.status == Status::Failed,
+            "retry of a payment in {}",
+            self.status.as_str()
+        );
+        debug_assert!(
+            usize::try_from(e.attempt) == Ok(self.attempts.len() + 1),
+            "retry attempt out of sequence"
+        );
+        self.attempts.push(PayAttempt {
+            number: e.attempt,
+            provider: e.provider,
+            provider_order_no: e.provider_order_no.clone(),
+            auth_code_masked: e.auth_code_masked.clone(),
+            requested_at: e.at,
+            last_answer_at: None,
+            last_reply: None,
+        });
+        self.status = Status::Paying;
+        self.failure = None;
+        self.resolution = None;
+    }
+
+    fn note_answer(&mut self, attempt: u32, reply: &ProviderReply, at: DateTime<Utc>) {
+        debug_assert!(
+            attempt == self.current_attempt().number,
+            "answer for attempt {attempt} is stale"
+        );
+        debug_assert!(
+            matches!(self.status, Status::Paying | Status::Reversing),
+            "pay answer in {}",
+            self.status.as_str()
+        );
+        let current = self.current_attempt_mut();
+        current.last_answer_at = Some(at);
+        current.last_reply = Some(reply.clone());
+    }
+
+    fn note_reverse_call(
+        &mut self,
+        attempt: u32,
+        reply: &ProviderReply,
+        next: Option<DateTime<Utc>>,
+    ) {
+        debug_assert!(
+            self.reversal_in_progress(),
+            "reverse call result without a reversal in progress"
+        );
+        if let Some(reversal) = self.reversal.as_mut() {
+            debug_assert!(
+                attempt == reversal.attempts + 1,
+                "reverse call {attempt} out of sequence"
+            );
+            reversal.attempts = attempt;
+            reversal.next_attempt_at = next;
+            reversal.last_reply = Some(reply.clone());
+        }
+    }
+
+    /// WeChat's confirmation makes the order `REVOKED`, Alipay's `TRADE_CLOSED`.
+    fn confirm_reversal(
+        &mut self,
+        provider: Provider,
+        attempt: u32,
+        action: Option<ReverseAction>,
+        reply: &ProviderReply,
+    ) {
+        debug_assert!(
+            self.status == Status::Reversing,
+            "reversal confirmed in {}",
+            self.status.as_str()
+        );
+        debug_assert!(
+            self.provider() == provider,
+            "{provider} confirmed a reversal of a {} trade",
+            self.provider()
+        );
+        self.status = match provider {
+            Provider::Wechatpay => Status::Revoked,
+            Provider::Alipay => Status::TradeClosed,
+        };
+        self.needs_attention = false;
+        self.reverse_action = action;
+        if let Some(reversal) = self.reversal.as_mut() {
+            reversal.attempts = attempt;
+            reversal.next_attempt_at = None;
+            reversal.last_reply = Some(reply.clone());
+        }
+    }
+
+    fn apply_resolution(&mut self, e: &ManuallyResolved) {
+        debug_assert!(
+            self.needs_attention,
+            "manual resolution of an order that did not need it"
+        );
+        self.needs_attention = false;
+        self.status = match &e.outcome {
+            ManualOutcome::Reversed => match self.provider() {
+                Provider::Wechatpay => Status::Revoked,
+                Provider::Alipay => Status::TradeClosed,
+            },
+            ManualOutcome::Paid { provider_trade_no } => {
+                if provider_trade_no.is_some() {
+                    self.provider_trade_no = provider_trade_no.clone();
+                }
+                self.paid_at = self.paid_at.or(Some(e.at));
+                Status::Success
+            }
+            ManualOutcome::NotCharged => Status::Failed,
+        };
+        self.resolution = Some(e.clone());
+    }
+
+    fn apply_refund_request(&mut self, e: &RefundRequested) {
+        debug_assert!(
+            self.status == Status::Success,
+            "refund of an order in {}",
+            self.status.as_str()
+        );
+        debug_assert!(
+            self.refund(&e.out_refund_no).is_none(),
+            "refund number {} used twice",
+            e.out_refund_no
+        );
+        self.refunds.push(Refund {
+            out_refund_no: e.out_refund_no.clone(),
+            amount: e.amount,
+            reason: e.reason.clone(),
+            by: e.by.clone(),
+            state: RefundState::Requested,
+            provider_refund_id: None,
+            requested_at: e.at,
+            updated_at: e.at,
+            polls: 0,
+            last_reply: None,
+        });
+    }
+
+    /// Moves an open refund to the answer's state.
+    fn update_refund(&mut self, out_refund_no: &OutRefundNo, answer: RefundAnswer<'_>) {
+        let refund = self.refund_mut(out_refund_no);
+        debug_assert!(
+            refund.is_some(),
+            "answer for unknown refund {out_refund_no}"
+        );
+        let Some(refund) = refund else { return };
+        let open = matches!(
+            refund.state,
+            RefundState::Requested | RefundState::Processing
+        );
+        debug_assert!(open, "refund {out_refund_no} is already settled");
+        refund.state = answer.state;
+        refund.updated_at = answer.at;
+        refund.last_reply = Some(answer.reply.clone());
+        if let Some(id) = answer.refund_id {
+            refund.provider_refund_id = Some(id.clone());
+        }
+        if answer.source == AnswerSource::Query {
+            refund.polls += 1;
+        }
+        let amount = refund.amount;
+        if open && answer.state == RefundState::Succeeded {
+            self.refunded = self.refunded.checked_add(amount).unwrap_or(self.refunded);
+        }
+    }
+}
+
+/// One answer about a refund, as `update_refund` applies it.
+struct RefundAnswer<'e> {
+    state: RefundState,
+    source: AnswerSource,
+    reply: &'e ProviderReply,
+    refund_id: Option<&'e String>,
+    at: DateTime<Utc>,
+}
