@@ -1,0 +1,444 @@
+//! Fault injection on the provider routes: added latency, timeouts, dropped connections, HTTP 5xx, malformed bodies, wrong signatures.
+//!
+//! Each provider call draws its fault from a seeded SplitMix64, three draws per call whatever the outcome, so the same seed and the
+//! same call order give the same faults. A script (a queue of faults set through the control API) is consumed first, for tests that
+//! want one exact fault on one exact call.
+//! For timeouts and drops the trade effect may have happened or not (`effect_applied`): the effect applied with the answer lost is the
+//! case a client must survive without charging twice.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::Shared;
+use crate::prng::SplitMix64;
+
+/// What happens after a timeout's hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AfterHold {
+    /// The answer arrives, late.
+    Answer,
+    /// The connection is closed without an answer.
+    #[default]
+    Drop,
+}
+
+/// Whether a timed-out or dropped call still took effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EffectPolicy {
+    Applied,
+    NotApplied,
+    /// Decided per call by the seeded generator.
+    #[default]
+    Seeded,
+}
+
+/// One call's fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fault {
+    None,
+    /// Answer normally after `ms` milliseconds.
+    Latency {
+        ms: u64,
+    },
+    /// Hold the request `ms` milliseconds, then answer or drop. With `effect_applied: false` and `then: answer`,
+    /// the effect itself lands only after the hold (a slow provider).
+    Timeout {
+        ms: u64,
+        then: AfterHold,
+        effect_applied: bool,
+    },
+    /// Close the connection without an answer.
+    Drop {
+        effect_applied: bool,
+    },
+    /// HTTP 503 with an HTML body; nothing happened.
+    Http5xx,
+    /// The real answer cut in half; the effect happened.
+    Malformed,
+    /// The real answer with its signature altered; the effect happened.
+    BadSignature,
+}
+
+/// The fault settings: shares are whole percents of provider calls.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaultConfig {
+    pub seed: u64,
+    /// Share of calls that get `latency_ms` added (independent of the other faults).
+    pub latency_percent: u8,
+    pub latency_ms: u64,
+    pub timeout_percent: u8,
+    /// How long a timeout holds the request; choose it above the client's timeout.
+    pub timeout_ms: u64,
+    pub timeout_then: AfterHold,
+    pub drop_percent: u8,
+    pub http_5xx_percent: u8,
+    pub malformed_percent: u8,
+    pub bad_signature_percent: u8,
+    pub effect: EffectPolicy,
+    /// Faults for the next calls, in order, before any random draw.
+    pub script: Vec<Fault>,
+}
+
+impl FaultConfig {
+    /// Refuses shares above 100 % alone or together.
+    pub fn validate(&self) -> Result<(), String> {
+        let exclusive = [
+            self.timeout_percent,
+            self.drop_percent,
+            self.http_5xx_percent,
+            self.malformed_percent,
+            self.bad_signature_percent,
+        ];
+        let total: u32 = exclusive.iter().map(|p| u32::from(*p)).sum();
+        if total > 100 || self.latency_percent > 100 {
+            return Err(format!(
+                "fault shares must add up to at most 100 percent, got {total}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A decided fault, with the call's number for the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub call: u64,
+    pub latency_ms: u64,
+    pub fault: Fault,
+}
+
+/// The log keeps the latest decisions only: enough to explain a test run, bounded for a long demo.
+const DECISION_LOG_LIMIT: usize = 1000;
+
+#[derive(Debug)]
+pub struct FaultState {
+    config: FaultConfig,
+    script: VecDeque<Fault>,
+    rng: SplitMix64,
+    calls: u64,
+    log: VecDeque<Decision>,
+}
+
+impl FaultState {
+    pub fn new(config: FaultConfig) -> Self {
+        FaultState {
+            script: config.script.iter().copied().collect(),
+            rng: SplitMix64::new(config.seed),
+            config,
+            calls: 0,
+            log: VecDeque::new(),
+        }
+    }
+
+    pub fn config(&self) -> &FaultConfig {
+        &self.config
+    }
+
+    pub fn log(&self) -> Vec<Decision> {
+        self.log.iter().copied().collect()
+    }
+
+    /// Decides the next call's fault.
+    pub fn decide(&mut self) -> Decision {
+        self.calls += 1;
+        let decision = match self.script.pop_front() {
+            Some(fault) => Decision {
+                call: self.calls,
+                latency_ms: 0,
+                fault,
+            },
+            None => self.draw(),
+        };
+        if self.log.len() == DECISION_LOG_LIMIT {
+            self.log.pop_front();
+        }
+        self.log.push_back(decision);
+        decision
+    }
+
+    fn draw(&mut self) -> Decision {
+        let c = &self.config;
+        let latency_draw = self.rng.below(100);
+        let kind_draw = self.rng.below(100);
+        let effect_draw = self.rng.below(2);
+        let effect_applied = match c.effect {
+            EffectPolicy::Applied => true,
+            EffectPolicy::NotApplied => false,
+            EffectPolicy::Seeded => effect_draw == 1,
+        };
+        let latency_ms = if latency_draw < u64::from(c.latency_percent) {
+            c.latency_ms
+        } else {
+            0
+        };
+        let buckets = [
+            (c.drop_percent, Fault::Drop { effect_applied }),
+            (
+                c.timeout_percent,
+                Fault::Timeout {
+                    ms: c.timeout_ms,
+                    then: c.timeout_then,
+                    effect_applied,
+                },
+            ),
+            (c.http_5xx_percent, Fault::Http5xx),
+            (c.malformed_percent, Fault::Malformed),
+            (c.bad_signature_percent, Fault::BadSignature),
+        ];
+        let mut upper = 0u64;
+        let mut fault = Fault::None;
+        for (percent, candidate) in buckets {
+            upper += u64::from(percent);
+            if kind_draw < upper {
+                fault = candidate;
+                break;
+            }
+        }
+        Decision {
+            call: self.calls,
+            latency_ms,
+            fault,
+        }
+    }
+}
+
+/// The axum middleware on the provider routes.
+pub(crate) async fn layer(
+    State(sim): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let decision = sim.lock_faults().decide();
+    if decision.fault != Fault::None {
+        tracing::info!(call = decision.call, fault = ?decision.fault, latency_ms = decision.latency_ms, "injecting fault");
+    }
+    if decision.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(decision.latency_ms)).await;
+    }
+    match decision.fault {
+        Fault::None => next.run(request).await,
+        Fault::Latency { ms } => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            next.run(request).await
+        }
+        Fault::Timeout {
+            ms,
+            then,
+            effect_applied,
+        } => {
+            let hold = Duration::from_millis(ms);
+            match (then, effect_applied) {
+                (AfterHold::Answer, true) => {
+                    let answer = next.run(request).await;
+                    tokio::time::sleep(hold).await;
+                    answer
+                }
+                (AfterHold::Answer, false) => {
+                    tokio::time::sleep(hold).await;
+                    next.run(request).await
+                }
+                (AfterHold::Drop, true) => {
+                    drop(next.run(request).await);
+                    tokio::time::sleep(hold).await;
+                    dropped()
+                }
+                (AfterHold::Drop, false) => {
+                    tokio::time::sleep(hold).await;
+                    dropped()
+                }
+            }
+        }
+        Fault::Drop { effect_applied } => {
+            if effect_applied {
+                drop(next.run(request).await);
+            }
+            dropped()
+        }
+        Fault::Http5xx => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, HeaderValue::from_static("text/html"))],
+            "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>",
+        )
+            .into_response(),
+        Fault::Malformed => {
+            rewrite_body(next.run(request).await, |bytes| {
+                bytes[..bytes.len() / 2].to_vec()
+            })
+            .await
+        }
+        Fault::BadSignature => rewrite_body(next.run(request).await, corrupt_signature).await,
+    }
+}
+
+/// A response whose body fails before its first byte: hyper then closes the connection without sending the response.
+fn dropped() -> Response {
+    Response::new(Body::new(FailingBody))
+}
+
+#[derive(Debug)]
+struct FailingBody;
+
+impl http_body::Body for FailingBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Poll::Ready(Some(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "simulated dropped connection",
+        ))))
+    }
+}
+
+/// Bodies the simulator produces are small; this bound only guards against a runaway handler.
+const MAX_REWRITTEN_BODY: usize = 16 * 1024 * 1024;
+
+async fn rewrite_body(response: Response, rewrite: impl FnOnce(&[u8]) -> Vec<u8>) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_REWRITTEN_BODY).await {
+        Ok(bytes) => bytes,
+        Err(_) => return dropped(),
+    };
+    let rewritten = rewrite(&bytes);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(rewritten))
+}
+
+/// Alters one character of the signature (WeChat `<sign>`, Alipay `"sign"`) so that it no longer verifies.
+pub fn corrupt_signature(bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let markers: [&[u8]; 3] = [b"<sign><![CDATA[", b"<sign>", b"\"sign\":\""];
+    let start = markers
+        .iter()
+        .find_map(|marker| find(bytes, marker).map(|at| at + marker.len()));
+    if let Some(at) = start
+        && let Some(byte) = out.get_mut(at)
+    {
+        *byte = if *byte == b'A' { b'B' } else { b'A' };
+    }
+    out
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noisy(seed: u64) -> FaultConfig {
+        FaultConfig {
+            seed,
+            latency_percent: 30,
+            latency_ms: 5,
+            timeout_percent: 10,
+            timeout_ms: 100,
+            drop_percent: 10,
+            http_5xx_percent: 10,
+            malformed_percent: 10,
+            bad_signature_percent: 10,
+            ..FaultConfig::default()
+        }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_fault_sequence() {
+        let run = |seed| {
+            let mut state = FaultState::new(noisy(seed));
+            (0..200).map(|_| state.decide()).collect::<Vec<_>>()
+        };
+        assert_eq!(run(11), run(11));
+        assert_ne!(run(11), run(12));
+    }
+
+    #[test]
+    fn shares_are_roughly_respected_and_effects_vary_when_seeded() {
+        let mut state = FaultState::new(noisy(3));
+        let decisions: Vec<Decision> = (0..2000).map(|_| state.decide()).collect();
+        let none = decisions.iter().filter(|d| d.fault == Fault::None).count();
+        assert!(
+            (850..1150).contains(&none),
+            "{none} of 2000 calls without fault, expected about 1000"
+        );
+        let drops: Vec<bool> = decisions
+            .iter()
+            .filter_map(|d| match d.fault {
+                Fault::Drop { effect_applied } => Some(effect_applied),
+                Fault::None
+                | Fault::Latency { .. }
+                | Fault::Timeout { .. }
+                | Fault::Http5xx
+                | Fault::Malformed
+                | Fault::BadSignature => None,
+            })
+            .collect();
+        assert!(drops.contains(&true) && drops.contains(&false));
+    }
+
+    #[test]
+    fn scripted_faults_come_first_and_in_order() {
+        let config = FaultConfig {
+            script: vec![
+                Fault::Http5xx,
+                Fault::Drop {
+                    effect_applied: true,
+                },
+            ],
+            ..FaultConfig::default()
+        };
+        let mut state = FaultState::new(config);
+        assert_eq!(state.decide().fault, Fault::Http5xx);
+        assert_eq!(
+            state.decide().fault,
+            Fault::Drop {
+                effect_applied: true
+            }
+        );
+        assert_eq!(state.decide().fault, Fault::None);
+    }
+
+    #[test]
+    fn shares_above_one_hundred_percent_are_refused() {
+        let config = FaultConfig {
+            drop_percent: 60,
+            timeout_percent: 50,
+            ..FaultConfig::default()
+        };
+        assert!(config.validate().is_err());
+        assert!(noisy(1).validate().is_ok());
+    }
+
+    #[test]
+    fn a_corrupted_signature_differs_in_one_character() {
+        let xml = b"<xml><sign><![CDATA[ABC]]></sign></xml>";
+        assert_eq!(
+            corrupt_signature(xml),
+            b"<xml><sign><![CDATA[BBC]]></sign></xml>".to_vec()
+        );
+        let json = br#"{"x_response":{},"sign":"Qk1"}"#;
+        assert_eq!(
+            corrupt_signature(json),
+            br#"{"x_response":{},"sign":"Ak1"}"#.to_vec()
+        );
+    }
+}
