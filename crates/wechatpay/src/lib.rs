@@ -1,0 +1,19 @@
+//! WeChat Pay v2 client for payment-code payments (付款码支付, micropay):
+//! the flat XML envelope, MD5 / HMAC-SHA256 signatures, the two-level result
+//! and the mapping of every documented code to a neutral answer of
+//! `paycode-provider`.
+//!
+//! What it is not: a bill parser (it returns the bill bytes as downloaded)
+//! nor a payment process (polling, deadlines and reversal retries belong to
+//! the application). Wire field names stay inside this crate.
+//!
+//! Read first: `client.rs` (the calls), then `response.rs` (the mapping).
+
+pub mod client;
+pub mod codes;
+pub mod response;
+pub mod sign;
+pub mod xml;
+
+pub use client::{PRODUCTION_BASE_URL, WechatPayClient, WechatPayConfig};
+pub use sign::SignType;
