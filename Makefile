@@ -1,0 +1,44 @@
+# paycode: the commands a person runs. `make help` lists them.
+# Every target builds through cargo, once per run; nothing here needs more
+# than the Rust toolchain.
+
+CARGO ?= cargo
+STORE ?= sqlite:data/paycode.db
+LISTEN ?= 127.0.0.1:8080
+
+.PHONY: help run test bench schemas fixtures sim lint fmt clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
+
+run: ## Start paycode on the embedded store with the simulator and a demo merchant
+	$(CARGO) run --release -p paycode-server --bin paycode -- serve --config crates/server/paycode.demo.toml --store $(STORE) --listen $(LISTEN)
+
+test: ## Run every test of the workspace
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
+
+bench: ## Measure and write docs/benchmarks.md (release build)
+	$(CARGO) run --release -p paycode-bench -- all --out docs/benchmarks.md
+
+schemas: ## Regenerate schemas/events/*.json and schemas/openapi.json
+	PAYCODE_UPDATE_SCHEMAS=1 $(CARGO) test -p paycode-domain --test schemas
+	PAYCODE_UPDATE_SCHEMAS=1 $(CARGO) test -p paycode-server --test openapi
+
+fixtures: ## Rewrite the recorded log tests/fixtures/orders.jsonl and its golden states
+	PAYCODE_UPDATE_FIXTURES=1 $(CARGO) test -p paycode-app --test recorded_log the_domain_still_writes
+	UPDATE_EXPECT=1 $(CARGO) test -p paycode-app --test recorded_log
+
+sim: ## Start the provider simulator with the example config
+	$(CARGO) run -p paycode-sim -- --config crates/simulator/sim.example.toml
+
+lint: ## What CI enforces besides the tests
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+clean: ## Remove build output and the local database
+	$(CARGO) clean
+	rm -rf data

@@ -1,0 +1,129 @@
+//! Provider answers, translated into the domain's outcomes.
+//!
+//! The provider crate's answers say what the process must do next; the
+//! domain's outcomes say what the order records. The translation is the one
+//! place where "what did the provider mean" is decided, so it is all here,
+//! one function per call, each match exhaustive.
+
+use chrono::{DateTime, Utc};
+use paycode_domain::{PayOutcome, ProviderReply, RefundOutcome, ReversalOutcome, ReverseAction};
+use paycode_provider::{
+    PaidTrade, PayAnswer, QueryAnswer, RawOutcome, RefundAnswer, RefundQueryAnswer, ReverseAnswer,
+    ReverseEffect,
+};
+
+fn reply(raw: &RawOutcome) -> ProviderReply {
+    ProviderReply::new(raw.code.clone(), raw.message.clone())
+}
+
+fn paid(trade: &PaidTrade, now: DateTime<Utc>) -> (PayOutcome, ProviderReply) {
+    let outcome = PayOutcome::Paid {
+        provider_trade_no: trade.provider_trade_no.clone(),
+        // A paid answer without a time is still paid; the answer's arrival is
+        // the best bound we have.
+        paid_at: trade.paid_at.unwrap_or(now),
+    };
+    (outcome, reply(&trade.raw))
+}
+
+/// The answer to the pay call.
+pub fn pay(answer: &PayAnswer, now: DateTime<Utc>) -> (PayOutcome, ProviderReply) {
+    match answer {
+        PayAnswer::Paid(trade) => paid(trade, now),
+        PayAnswer::Pending(raw) => (PayOutcome::Pending, reply(raw)),
+        PayAnswer::Unknown(unclear) => (PayOutcome::Unknown, reply(&unclear.raw())),
+        // Refused for configuration: the provider rejected the request, so
+        // nothing was charged; the code tells a person what to fix.
+        PayAnswer::Failed(raw) | PayAnswer::Refused(raw) => (PayOutcome::Failed, reply(raw)),
+    }
+}
+
+/// The answer to a payment query.
+pub fn query(answer: &QueryAnswer, now: DateTime<Utc>) -> (PayOutcome, ProviderReply) {
+    match answer {
+        QueryAnswer::Paid(trade) => paid(trade, now),
+        QueryAnswer::Pending(raw) => (PayOutcome::Pending, reply(raw)),
+        QueryAnswer::PaymentFailed(raw) => (PayOutcome::FailedUnclearly, reply(raw)),
+        // Closed or reversed without our asking: no money is held.
+        QueryAnswer::Closed(raw) | QueryAnswer::Revoked(raw) => (PayOutcome::Failed, reply(raw)),
+        // Not (yet) known to the provider: the pay request may still arrive,
+        // so this is no proof of anything; poll on, and reverse at the deadline.
+        QueryAnswer::NotFound(raw) | QueryAnswer::Refused(raw) => (PayOutcome::Unknown, reply(raw)),
+        QueryAnswer::Unknown(unclear) => (PayOutcome::Unknown, reply(&unclear.raw())),
+    }
+}
+
+/// The answer to a reverse call.
+pub fn reverse(answer: &ReverseAnswer) -> (ReversalOutcome, ProviderReply) {
+    match answer {
+        ReverseAnswer::Done(done) => {
+            let action = match done.effect {
+                ReverseEffect::Closed => Some(ReverseAction::Closed),
+                ReverseEffect::Refunded => Some(ReverseAction::Refunded),
+                // Nothing was charged: the reply's code (ORDERNOTEXIST,
+                // ACQ.TRADE_NOT_EXIST) stays in the event for people to see.
+                ReverseEffect::NotStated | ReverseEffect::NotFound => None,
+            };
+            (ReversalOutcome::Done { action }, reply(&done.raw))
+        }
+        ReverseAnswer::RetryAsked(raw) => (ReversalOutcome::RetryAsked, reply(raw)),
+        ReverseAnswer::Failed(raw) => (ReversalOutcome::Refused, reply(raw)),
+        ReverseAnswer::Unknown(unclear) => (ReversalOutcome::Failed, reply(&unclear.raw())),
+    }
+}
+
+/// The answer to a refund call.
+pub fn refund(answer: &RefundAnswer) -> (RefundOutcome, ProviderReply) {
+    match answer {
+        RefundAnswer::Succeeded(info) => (
+            RefundOutcome::Succeeded {
+                provider_refund_id: info.provider_refund_id.clone(),
+            },
+            reply(&info.raw),
+        ),
+        RefundAnswer::Processing(info) => (
+            RefundOutcome::Processing {
+                provider_refund_id: info.provider_refund_id.clone(),
+            },
+            reply(&info.raw),
+        ),
+        RefundAnswer::Failed(raw) => (RefundOutcome::Failed, reply(raw)),
+        // The provider may or may not have taken it: ask with a refund query,
+        // which tells (a number it does not know was never refunded).
+        RefundAnswer::Unknown(unclear) => (
+            RefundOutcome::Processing {
+                provider_refund_id: None,
+            },
+            reply(&unclear.raw()),
+        ),
+    }
+}
+
+/// The answer to a refund query.
+pub fn refund_query(answer: &RefundQueryAnswer) -> (RefundOutcome, ProviderReply) {
+    match answer {
+        RefundQueryAnswer::Succeeded(info) => (
+            RefundOutcome::Succeeded {
+                provider_refund_id: info.provider_refund_id.clone(),
+            },
+            reply(&info.raw),
+        ),
+        RefundQueryAnswer::Processing(info) => (
+            RefundOutcome::Processing {
+                provider_refund_id: info.provider_refund_id.clone(),
+            },
+            reply(&info.raw),
+        ),
+        // Closed, stuck (`CHANGE`: a person must act at the provider) or never
+        // received: not refunded. The merchant may retry with the same number.
+        RefundQueryAnswer::Failed(raw)
+        | RefundQueryAnswer::Abnormal(raw)
+        | RefundQueryAnswer::NotFound(raw) => (RefundOutcome::Failed, reply(raw)),
+        RefundQueryAnswer::Unknown(unclear) => (
+            RefundOutcome::Processing {
+                provider_refund_id: None,
+            },
+            reply(&unclear.raw()),
+        ),
+    }
+}

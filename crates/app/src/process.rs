@@ -1,0 +1,492 @@
+//! The payment process manager: calls the providers and records every
+//! answer as an event before anything is decided on it (design.md section 4).
+//!
+//! Two doors lead in. [`PaymentProcess::pay`] takes a POS request: it appends
+//! `PaymentRequested` and, only if this call's append created the order,
+//! calls the provider's pay API once. [`PaymentProcess::run_due`] does the
+//! follow-up work the domain says is due (`Order::next_due`): polls, the
+//! deadline tick, reversal calls, refund calls and refund polls.
+//!
+//! All timers come from the log. The work list is a cache of `next_due` over
+//! open orders: [`PaymentProcess::recover`] rebuilds it from the store at
+//! start-up, and every command re-enters the order with its new due time. An
+//! order whose pay answer never reached the log (a crash between append and
+//! answer) is due for a poll like any paying order: it is queried, then
+//! reversed at the deadline; paycode never repeats a pay call on its own.
+//!
+//! Two workers on one order are settled by the expected version in
+//! `OrderService::execute`; the provider calls they make are idempotent
+//! queries, reversals and refunds with fixed numbers.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use paycode_domain::{
+    Due, MerchantId, Money, Order, OrderCommand, OutRefundNo, OutTradeNo, Provider as ProviderKind,
+    RequestPayment, Status,
+};
+use paycode_provider::{PayRequest, Provider, RefundQueryRequest, RefundRequest, TradeRef};
+use paycode_store::StreamName;
+
+use crate::answers;
+use crate::orders::{AppError, Executed, OrderService};
+use crate::replay::project_orders;
+
+/// The provider accounts paycode may use: one client per merchant and provider.
+#[derive(Debug, Default)]
+pub struct ProviderDirectory {
+    clients: HashMap<(MerchantId, ProviderKind), Arc<dyn Provider>>,
+}
+
+impl ProviderDirectory {
+    pub fn insert(&mut self, merchant: MerchantId, client: Arc<dyn Provider>) {
+        self.clients.insert((merchant, client.kind()), client);
+    }
+
+    pub fn get(&self, merchant: &MerchantId, kind: ProviderKind) -> Option<&Arc<dyn Provider>> {
+        self.clients.get(&(merchant.clone(), kind))
+    }
+}
+
+/// Why a payment could not be started or worked on.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("merchant {merchant} has no {provider} account configured")]
+    ProviderNotConfigured {
+        merchant: MerchantId,
+        provider: ProviderKind,
+    },
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+/// The orders with work due, by due time. A std mutex: held for map updates
+/// only, never across an await.
+#[derive(Debug, Default)]
+struct WorkList {
+    by_time: BTreeSet<(DateTime<Utc>, String)>,
+    by_stream: HashMap<String, DateTime<Utc>>,
+}
+
+impl WorkList {
+    fn set(&mut self, stream: &str, due: Option<DateTime<Utc>>) {
+        if let Some(old) = self.by_stream.remove(stream) {
+            self.by_time.remove(&(old, stream.to_owned()));
+        }
+        if let Some(at) = due {
+            self.by_stream.insert(stream.to_owned(), at);
+            self.by_time.insert((at, stream.to_owned()));
+        }
+    }
+
+    fn take_due(&mut self, now: DateTime<Utc>, limit: usize) -> Vec<String> {
+        let due: Vec<_> = self
+            .by_time
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .take(limit)
+            .cloned()
+            .collect();
+        for (at, stream) in &due {
+            self.by_time.remove(&(*at, stream.clone()));
+            self.by_stream.remove(stream);
+        }
+        due.into_iter().map(|(_, stream)| stream).collect()
+    }
+
+    fn next(&self) -> Option<DateTime<Utc>> {
+        self.by_time.first().map(|(at, _)| *at)
+    }
+}
+
+/// A refund as the POS or the back office asks for it.
+#[derive(Debug, Clone)]
+pub struct NewRefund {
+    pub out_refund_no: OutRefundNo,
+    pub amount: Money,
+    pub reason: Option<String>,
+    pub by: Option<String>,
+}
+
+/// How many orders are worked at once. Provider calls wait on the network
+/// (a timeout holds a call for seconds), so work runs side by side; the bound
+/// keeps a backlog from opening thousands of connections at once.
+const MAX_PARALLEL_WORK: usize = 64;
+
+/// How many due orders one `run_due` call works on: a bound on one sweep so
+/// a huge backlog after an outage is worked in slices, newest work not starved.
+const DUE_SWEEP: usize = 256;
+
+#[derive(Debug, Clone)]
+pub struct PaymentProcess {
+    orders: OrderService,
+    providers: Arc<ProviderDirectory>,
+    work: Arc<Mutex<WorkList>>,
+}
+
+impl PaymentProcess {
+    pub fn new(orders: OrderService, providers: Arc<ProviderDirectory>) -> PaymentProcess {
+        PaymentProcess {
+            orders,
+            providers,
+            work: Arc::default(),
+        }
+    }
+
+    pub fn orders(&self) -> &OrderService {
+        &self.orders
+    }
+
+    fn work(&self) -> std::sync::MutexGuard<'_, WorkList> {
+        self.work
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Rebuilds the work list from the log. Returns how many orders have work.
+    pub async fn recover(&self) -> Result<usize, AppError> {
+        let orders = project_orders(self.orders.store().as_ref()).await?;
+        let policy = self.orders.policy();
+        let mut work = self.work();
+        for (stream, order) in &orders {
+            work.set(stream, order.next_due(policy).map(|(at, _)| at));
+        }
+        Ok(work.by_stream.len())
+    }
+
+    /// When the earliest known work is due.
+    pub fn next_due_at(&self) -> Option<DateTime<Utc>> {
+        self.work().next()
+    }
+
+    fn reschedule(&self, stream: &StreamName, order: Option<&Order>) {
+        let due = order
+            .and_then(|o| o.next_due(self.orders.policy()))
+            .map(|(at, _)| at);
+        self.work().set(stream.as_str(), due);
+    }
+
+    async fn execute(
+        &self,
+        stream: &StreamName,
+        command: &OrderCommand,
+    ) -> Result<Executed, AppError> {
+        let executed = self.orders.execute(stream, command).await?;
+        self.reschedule(stream, executed.order.as_ref());
+        Ok(executed)
+    }
+
+    /// A POS payment request. Creates the order and charges the code once;
+    /// a repeat of the identical request returns the order as it stands.
+    pub async fn pay(&self, request: RequestPayment) -> Result<Executed, ProcessError> {
+        let kind = request.auth_code.provider();
+        let client = self
+            .providers
+            .get(&request.merchant, kind)
+            .ok_or_else(|| ProcessError::ProviderNotConfigured {
+                merchant: request.merchant.clone(),
+                provider: kind,
+            })?
+            .clone();
+        let stream = OrderService::stream(&request.merchant, &request.out_trade_no);
+        let auth_code = request.auth_code.clone();
+        let created = self
+            .execute(&stream, &OrderCommand::RequestPayment(request))
+            .await?;
+        let Some(order) = created
+            .order
+            .as_ref()
+            .filter(|_| !created.events.is_empty())
+        else {
+            return Ok(created); // the identical request again: its first call did the work
+        };
+        self.charge(&stream, order, client.as_ref(), auth_code)
+            .await
+    }
+
+    /// A cashier's retry of a definitely failed order with a new code.
+    pub async fn retry(
+        &self,
+        merchant: &MerchantId,
+        out_trade_no: &OutTradeNo,
+        auth_code: paycode_domain::AuthCode,
+    ) -> Result<Executed, ProcessError> {
+        let kind = auth_code.provider();
+        let client = self
+            .providers
+            .get(merchant, kind)
+            .ok_or_else(|| ProcessError::ProviderNotConfigured {
+                merchant: merchant.clone(),
+                provider: kind,
+            })?
+            .clone();
+        let stream = OrderService::stream(merchant, out_trade_no);
+        let retried = self
+            .execute(
+                &stream,
+                &OrderCommand::RetryPayment {
+                    auth_code: auth_code.clone(),
+                },
+            )
+            .await?;
+        let Some(order) = retried
+            .order
+            .as_ref()
+            .filter(|_| !retried.events.is_empty())
+        else {
+            return Ok(retried);
+        };
+        self.charge(&stream, order, client.as_ref(), auth_code)
+            .await
+    }
+
+    /// Calls pay for the order's current attempt and records the answer.
+    async fn charge(
+        &self,
+        stream: &StreamName,
+        order: &Order,
+        client: &dyn Provider,
+        auth_code: paycode_domain::AuthCode,
+    ) -> Result<Executed, ProcessError> {
+        let attempt = order.current_attempt();
+        let request = PayRequest {
+            out_trade_no: provider_order_no(order),
+            auth_code,
+            amount: order.amount,
+            subject: order.subject.clone(),
+            terminal_id: order.terminal_id.clone(),
+        };
+        let answer = client.pay(&request).await;
+        let (outcome, reply) = answers::pay(&answer, self.orders.now());
+        tracing::info!(
+            stream = stream.as_str(),
+            attempt = attempt.number,
+            code = reply.code,
+            "pay answered"
+        );
+        let command = OrderCommand::RecordPayAnswer {
+            attempt: attempt.number,
+            outcome,
+            reply,
+        };
+        Ok(self.execute(stream, &command).await?)
+    }
+
+    /// Works every order whose work is due now, up to [`MAX_PARALLEL_WORK`]
+    /// at a time, and returns how many it worked once all of them are done.
+    pub async fn run_due(&self) -> usize {
+        let now = self.orders.now();
+        let due = self.work().take_due(now, DUE_SWEEP);
+        let count = due.len();
+        let mut tasks = tokio::task::JoinSet::new();
+        for stream in due {
+            while tasks.len() >= MAX_PARALLEL_WORK {
+                log_join(tasks.join_next().await);
+            }
+            let process = self.clone();
+            tasks.spawn(async move { process.work_or_reschedule(stream).await });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            log_join(Some(joined));
+        }
+        count
+    }
+
+    async fn work_or_reschedule(&self, stream: String) {
+        let Ok(stream) = StreamName::parse(&stream) else {
+            return;
+        };
+        if let Err(error) = self.work_on(&stream).await {
+            tracing::warn!(stream = stream.as_str(), %error, "due work failed; will retry");
+            // Keep the order on the list: an error here is ours or the
+            // store's, and the work is still due.
+            let retry_at = self.orders.now() + self.orders.policy().poll_interval();
+            self.work().set(stream.as_str(), Some(retry_at));
+        }
+    }
+
+    /// Does the one piece of work due for one order, from its fresh state.
+    pub async fn work_on(&self, stream: &StreamName) -> Result<(), ProcessError> {
+        let order = self.orders.load(stream).await?;
+        let Some(order) = order else { return Ok(()) };
+        let Some((at, due)) = order.next_due(self.orders.policy()) else {
+            self.reschedule(stream, Some(&order));
+            return Ok(());
+        };
+        if at > self.orders.now() {
+            self.reschedule(stream, Some(&order));
+            return Ok(());
+        }
+        let client = self
+            .providers
+            .get(&order.merchant, order.provider())
+            .ok_or_else(|| ProcessError::ProviderNotConfigured {
+                merchant: order.merchant.clone(),
+                provider: order.provider(),
+            })?
+            .clone();
+        let command = self.call(&order, due, client.as_ref()).await;
+        match self.execute(stream, &command).await {
+            Ok(_) => Ok(()),
+            // Someone else recorded a newer fact first; the fresh state decides.
+            Err(AppError::Rejected(rejection)) => {
+                tracing::info!(
+                    stream = stream.as_str(),
+                    code = rejection.code(),
+                    "answer no longer applies"
+                );
+                let fresh = self.orders.load(stream).await?;
+                self.reschedule(stream, fresh.as_ref());
+                Ok(())
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Makes the provider call `due` asks for and returns the command that records its answer.
+    async fn call(&self, order: &Order, due: Due, client: &dyn Provider) -> OrderCommand {
+        let trade = TradeRef {
+            out_trade_no: provider_order_no(order),
+            provider_trade_no: order.provider_trade_no.clone(),
+        };
+        let now = || self.orders.now();
+        match due {
+            Due::Poll { attempt } => {
+                let (outcome, reply) = answers::query(&client.query(&trade).await, now());
+                OrderCommand::RecordPollResult {
+                    attempt,
+                    outcome,
+                    reply,
+                }
+            }
+            Due::Tick => OrderCommand::Tick,
+            Due::Reverse { .. } => {
+                let (outcome, reply) = answers::reverse(&client.reverse(&trade).await);
+                OrderCommand::RecordReversalResult { outcome, reply }
+            }
+            Due::Refund { out_refund_no } => {
+                let request = refund_request(order, trade, &out_refund_no);
+                let (outcome, reply) = answers::refund(&client.refund(&request).await);
+                OrderCommand::RecordRefundResult {
+                    out_refund_no,
+                    outcome,
+                    reply,
+                }
+            }
+            Due::PollRefund { out_refund_no } => {
+                let request = RefundQueryRequest {
+                    trade,
+                    out_refund_no: out_refund_no.clone(),
+                };
+                let (outcome, reply) = answers::refund_query(&client.refund_query(&request).await);
+                OrderCommand::RecordRefundPoll {
+                    out_refund_no,
+                    outcome,
+                    reply,
+                }
+            }
+        }
+    }
+
+    /// A refund request from the POS or the back office: recorded, then sent.
+    pub async fn refund(
+        &self,
+        merchant: &MerchantId,
+        out_trade_no: &OutTradeNo,
+        refund: NewRefund,
+    ) -> Result<Executed, ProcessError> {
+        let stream = OrderService::stream(merchant, out_trade_no);
+        let out_refund_no = refund.out_refund_no.clone();
+        let command = OrderCommand::RequestRefund {
+            out_refund_no: refund.out_refund_no,
+            amount: refund.amount,
+            reason: refund.reason,
+            by: refund.by,
+        };
+        let requested = self.execute(&stream, &command).await?;
+        let Some(order) = requested
+            .order
+            .as_ref()
+            .filter(|_| !requested.events.is_empty())
+        else {
+            return Ok(requested);
+        };
+        let client = self
+            .providers
+            .get(merchant, order.provider())
+            .ok_or_else(|| ProcessError::ProviderNotConfigured {
+                merchant: merchant.clone(),
+                provider: order.provider(),
+            })?
+            .clone();
+        let trade = TradeRef {
+            out_trade_no: provider_order_no(order),
+            provider_trade_no: order.provider_trade_no.clone(),
+        };
+        let request = refund_request(order, trade, &out_refund_no);
+        let (outcome, reply) = answers::refund(&client.refund(&request).await);
+        Ok(self
+            .execute(
+                &stream,
+                &OrderCommand::RecordRefundResult {
+                    out_refund_no,
+                    outcome,
+                    reply,
+                },
+            )
+            .await?)
+    }
+
+    /// A reversal asked by a cashier or an operator: recorded, then worked at once.
+    pub async fn reverse(
+        &self,
+        stream: &StreamName,
+        command: OrderCommand,
+    ) -> Result<Executed, ProcessError> {
+        let requested = self.execute(stream, &command).await?;
+        if requested.events.is_empty() {
+            return Ok(requested);
+        }
+        self.work_on(stream).await?;
+        let order = self.orders.load(stream).await?;
+        Ok(Executed {
+            order,
+            events: requested.events,
+            position: requested.position,
+        })
+    }
+
+    /// Whether the order needs no more automatic work for its payment.
+    pub fn is_settled(order: &Order) -> bool {
+        match order.status {
+            Status::Success | Status::Failed | Status::Revoked | Status::TradeClosed => true,
+            Status::Paying | Status::Reversing => order.needs_attention,
+        }
+    }
+}
+
+fn log_join(joined: Option<Result<(), tokio::task::JoinError>>) {
+    if let Some(Err(error)) = joined {
+        tracing::error!(%error, "a work task panicked");
+    }
+}
+
+/// The order number the provider knows the current attempt by.
+fn provider_order_no(order: &Order) -> OutTradeNo {
+    OutTradeNo::parse(order.current_attempt().provider_order_no.as_str())
+        .expect("provider order numbers are valid order numbers")
+}
+
+fn refund_request(order: &Order, trade: TradeRef, out_refund_no: &OutRefundNo) -> RefundRequest {
+    let refund = order
+        .refund(out_refund_no)
+        .expect("a due refund exists on the order");
+    RefundRequest {
+        trade,
+        out_refund_no: out_refund_no.clone(),
+        refund_amount: refund.amount,
+        trade_total: order.amount,
+        reason: refund.reason.clone(),
+    }
+}

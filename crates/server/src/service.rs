@@ -1,0 +1,133 @@
+//! Wiring a running paycode from its configuration: the store, the
+//! provider clients of every merchant, the payment process and its worker,
+//! and, for the demo, the simulator in the same process.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use paycode_alipay::{AlipayClient, AlipayConfig};
+use paycode_app::{
+    Clock, IdSource, OrderService, PaymentProcess, ProviderDirectory, RandomIds, SystemClock,
+};
+use paycode_store::EventStore;
+use paycode_wechatpay::{SignType, WechatPayClient, WechatPayConfig};
+
+use crate::config::{ApiKeys, Config, wechat_identity};
+
+/// The longest the worker sleeps when nothing is due: new work from the API
+/// wakes it sooner through the store's head, and this bound keeps a missed
+/// wake-up from delaying a poll by more than a second.
+const IDLE_WAKE: Duration = Duration::from_secs(1);
+
+/// Builds one client per configured merchant account.
+pub fn provider_directory(config: &Config) -> anyhow::Result<ProviderDirectory> {
+    let mut directory = ProviderDirectory::default();
+    let http = config.provider_http.settings();
+    for merchant in &config.merchants {
+        if let Some(account) = &merchant.wechat {
+            let sign_type = match account.sign_type.as_str() {
+                "MD5" => SignType::Md5,
+                "HMAC-SHA256" => SignType::HmacSha256,
+                other => anyhow::bail!(
+                    "merchant {}: unknown WeChat sign_type {other:?}",
+                    merchant.id
+                ),
+            };
+            let client = WechatPayClient::new(WechatPayConfig {
+                base_url: account.base_url.trim_end_matches('/').to_owned(),
+                appid: account.appid.clone(),
+                mch_id: account.mch_id.clone(),
+                sub_appid: account.sub_appid.clone(),
+                sub_mch_id: account.sub_mch_id.clone(),
+                api_key: account.api_key.resolve()?,
+                sign_type,
+                spbill_create_ip: account.spbill_create_ip.clone(),
+                client_identity: wechat_identity(account)?,
+                http,
+                gzip_bills: false,
+            })
+            .with_context(|| format!("merchant {}: WeChat Pay account", merchant.id))?;
+            directory.insert(merchant.id.clone(), Arc::new(client));
+        }
+        if let Some(account) = &merchant.alipay {
+            let read = |path: &std::path::Path| {
+                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+            };
+            let client = AlipayClient::new(AlipayConfig {
+                gateway_url: account.gateway_url.clone(),
+                app_id: account.app_id.clone(),
+                app_private_key: paycode_provider::Secret::new(read(&account.app_private_key)?),
+                alipay_public_key: read(&account.alipay_public_key)?,
+                app_auth_token: account
+                    .app_auth_token
+                    .as_ref()
+                    .map(|t| t.resolve())
+                    .transpose()?,
+                http,
+            })
+            .with_context(|| format!("merchant {}: Alipay account", merchant.id))?;
+            directory.insert(merchant.id.clone(), Arc::new(client));
+        }
+    }
+    Ok(directory)
+}
+
+/// Everything the HTTP API needs.
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub process: PaymentProcess,
+    pub keys: Arc<ApiKeys>,
+}
+
+impl Service {
+    /// The production service: the wall clock and random ids.
+    pub fn new(store: Arc<dyn EventStore>, config: &Config) -> anyhow::Result<Service> {
+        Service::with_clock(store, config, Arc::new(SystemClock), Arc::new(RandomIds))
+    }
+
+    /// A service whose time and ids are injected (tests, replays).
+    pub fn with_clock(
+        store: Arc<dyn EventStore>,
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdSource>,
+    ) -> anyhow::Result<Service> {
+        let orders = OrderService::new(store, config.policy.clone(), clock, ids);
+        let process = PaymentProcess::new(orders, Arc::new(provider_directory(config)?));
+        Ok(Service {
+            process,
+            keys: Arc::new(ApiKeys::from_merchants(&config.merchants)),
+        })
+    }
+
+    /// The process worker: rebuilds the work list from the log, then works
+    /// whatever is due, forever. Runs until the task is dropped.
+    pub async fn run_worker(self) {
+        match self.process.recover().await {
+            Ok(open) => tracing::info!(open, "work list rebuilt from the log"),
+            Err(error) => {
+                tracing::error!(%error, "could not rebuild the work list; retrying as work arrives")
+            }
+        }
+        let mut head = self.process.orders().store().watch_head();
+        loop {
+            while self.process.run_due().await > 0 {}
+            let now = self.process.orders().now();
+            let sleep = self
+                .process
+                .next_due_at()
+                .map(|at| (at - now).to_std().unwrap_or(Duration::ZERO))
+                .unwrap_or(IDLE_WAKE)
+                .min(IDLE_WAKE);
+            tokio::select! {
+                () = tokio::time::sleep(sleep) => {}
+                changed = head.changed() => {
+                    if changed.is_err() {
+                        tokio::time::sleep(IDLE_WAKE).await;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Keeps the layering of docs/ARCHITECTURE.md true without review effort:
+//! reads `cargo metadata` and fails on a dependency edge between paycode
+//! crates that the architecture does not allow.
+//!
+//! Only normal (non-dev) dependencies are checked: a client crate may test
+//! itself against the simulator, but may not call it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+/// For each paycode package, the paycode packages it may depend on.
+/// A package missing here may not exist yet; one that exists but is missing
+/// fails the test, so a new crate must take its place in the map.
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("paycode-domain", &[]),
+    ("paycode-store", &[]),
+    ("paycode-store-sqlite", &["paycode-store"]),
+    ("paycode-store-postgres", &["paycode-store"]),
+    ("paycode-store-kurrent", &["paycode-store"]),
+    ("paycode-provider", &["paycode-domain"]),
+    ("paycode-wechatpay", &["paycode-domain", "paycode-provider"]),
+    ("paycode-alipay", &["paycode-domain", "paycode-provider"]),
+    ("paycode-reconcile", &["paycode-domain"]),
+    ("paycode-sim", &[]),
+    (
+        "paycode-app",
+        &[
+            "paycode-domain",
+            "paycode-store",
+            "paycode-provider",
+            "paycode-reconcile",
+        ],
+    ),
+    (
+        "paycode-server",
+        &[
+            "paycode-domain",
+            "paycode-store",
+            "paycode-store-sqlite",
+            "paycode-store-postgres",
+            "paycode-store-kurrent",
+            "paycode-provider",
+            "paycode-wechatpay",
+            "paycode-alipay",
+            "paycode-app",
+            "paycode-sim",
+        ],
+    ),
+    // Benchmarks measure every layer, so they may reach all of them.
+    (
+        "paycode-bench",
+        &[
+            "paycode-domain",
+            "paycode-store",
+            "paycode-store-sqlite",
+            "paycode-store-postgres",
+            "paycode-provider",
+            "paycode-wechatpay",
+            "paycode-alipay",
+            "paycode-app",
+            "paycode-reconcile",
+            "paycode-sim",
+        ],
+    ),
+];
+
+fn metadata() -> serde_json::Value {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        output.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON")
+}
+
+fn workspace_edges() -> BTreeMap<String, BTreeSet<String>> {
+    let metadata = metadata();
+    let mut edges = BTreeMap::new();
+    for package in metadata["packages"].as_array().expect("packages") {
+        let name = package["name"].as_str().expect("name").to_owned();
+        let deps = package["dependencies"]
+            .as_array()
+            .expect("dependencies")
+            .iter()
+            .filter(|d| d["kind"].is_null()) // normal dependencies only
+            .filter_map(|d| d["name"].as_str())
+            .filter(|d| d.starts_with("paycode-"))
+            .map(str::to_owned)
+            .collect();
+        edges.insert(name, deps);
+    }
+    edges
+}
+
+#[test]
+fn crates_depend_only_downwards() {
+    let allowed: BTreeMap<&str, &[&str]> = ALLOWED.iter().copied().collect();
+    let mut wrong = Vec::new();
+    for (package, deps) in workspace_edges() {
+        let Some(may) = allowed.get(package.as_str()) else {
+            wrong.push(format!(
+                "{package} is not in the layering map of tests/layering.rs"
+            ));
+            continue;
+        };
+        for dep in deps {
+            if !may.contains(&dep.as_str()) {
+                wrong.push(format!("{package} -> {dep} points the wrong way"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "layering broken (see docs/ARCHITECTURE.md):\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn the_domain_has_no_io_dependencies() {
+    let metadata = metadata();
+    let domain = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .find(|p| p["name"] == "paycode-domain")
+        .expect("paycode-domain is a workspace member");
+    let forbidden = [
+        "tokio",
+        "rusqlite",
+        "axum",
+        "reqwest",
+        "hyper",
+        "sqlx",
+        "async-trait",
+    ];
+    for dep in domain["dependencies"].as_array().expect("dependencies") {
+        let name = dep["name"].as_str().expect("name");
+        assert!(
+            !forbidden.contains(&name),
+            "paycode-domain must stay pure, but depends on {name}"
+        );
+    }
+}

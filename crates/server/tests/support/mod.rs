@@ -1,0 +1,204 @@
+//! A whole paycode against a whole simulator, over real sockets, with both
+//! clocks in the test's hand: `pass(secs)` moves them together one second at
+//! a time and lets the process worker do what became due.
+
+#![allow(dead_code)] // each test file uses a different part of the harness
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use paycode_app::{Clock as _, ManualClock, RandomIds};
+use paycode_server::{Config, Service};
+use paycode_sim::{RunningSim, SimConfig};
+use paycode_store::EventStore;
+use serde_json::Value;
+
+pub const KEY: &str = "test-key-merchant-a";
+pub const OTHER_KEY: &str = "test-key-merchant-b";
+pub const REVOKED_KEY: &str = "test-key-revoked";
+
+pub fn start_instant() -> DateTime<Utc> {
+    // 10:00 in Beijing: the whole Alipay reverse window of the day is ahead.
+    Utc.with_ymd_and_hms(2026, 11, 20, 2, 0, 0)
+        .single()
+        .expect("a valid instant")
+}
+
+pub struct World {
+    pub sim: RunningSim,
+    pub service: Service,
+    pub clock: Arc<ManualClock>,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub store: Arc<dyn EventStore>,
+    _dir: tempfile::TempDir,
+}
+
+fn sha(text: &str) -> String {
+    paycode_server::config::sha256_hex(text.as_bytes())
+}
+
+fn config(sim_base: &str) -> Config {
+    let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/keys");
+    let text = format!(
+        r#"
+[[merchants]]
+id = "shop-a"
+api_keys_sha256 = ["{key}"]
+revoked_api_keys_sha256 = ["{revoked}"]
+[merchants.wechat]
+base_url = "{sim_base}"
+appid = "wx2421b1c4370ec43b"
+mch_id = "10000100"
+api_key = "paycodesimulatorwechatapikey0001"
+sign_type = "HMAC-SHA256"
+[merchants.alipay]
+gateway_url = "{sim_base}/gateway.do"
+app_id = "2014072300007148"
+app_private_key = "{keys}/alipay-app-private.pem"
+alipay_public_key = "{keys}/alipay-gateway-public.pem"
+
+[[merchants]]
+id = "shop-b"
+api_keys_sha256 = ["{other}"]
+[merchants.wechat]
+base_url = "{sim_base}"
+appid = "wx2421b1c4370ec43b"
+mch_id = "10000100"
+api_key = "paycodesimulatorwechatapikey0001"
+"#,
+        key = sha(KEY),
+        revoked = sha(REVOKED_KEY),
+        other = sha(OTHER_KEY),
+    );
+    toml::from_str(&text).expect("the test config parses")
+}
+
+impl World {
+    pub async fn start() -> World {
+        let mut sim_config = SimConfig::example().expect("the example simulator config");
+        sim_config.clock.start = Some(start_instant());
+        sim_config.clock.frozen = true;
+        let sim = paycode_sim::start(sim_config, "127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("sim starts");
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store: Arc<dyn EventStore> = Arc::new(
+            paycode_store_sqlite::SqliteStore::open(dir.path().join("paycode.db"))
+                .expect("store opens"),
+        );
+        let clock = Arc::new(ManualClock::new(start_instant()));
+        let service = Service::with_clock(
+            store.clone(),
+            &config(&sim.base_url()),
+            clock.clone(),
+            Arc::new(RandomIds),
+        )
+        .expect("the service builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let router = paycode_server::router(service.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let settings = paycode_provider::HttpSettings {
+            connect_timeout: std::time::Duration::from_secs(5),
+            total_timeout: std::time::Duration::from_secs(30),
+        };
+        let http = paycode_provider::build_http_client(&settings, None).expect("an HTTP client");
+        World {
+            sim,
+            service,
+            clock,
+            base,
+            http,
+            store,
+            _dir: dir,
+        }
+    }
+
+    /// Lets `secs` seconds pass on both clocks, working what falls due each second.
+    pub async fn pass(&self, secs: u64) {
+        for _ in 0..secs {
+            self.clock.advance(Duration::seconds(1));
+            self.sim.sim().advance_clock(1);
+            while self.service.process.run_due().await > 0 {}
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<String>,
+    ) -> (u16, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(key) = key {
+            request = request.header("authorization", format!("Bearer {key}"));
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body);
+        }
+        let response = request.send().await.expect("paycode answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("a body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(
+            reqwest::Method::POST,
+            path,
+            Some(KEY),
+            Some(body.to_string()),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, Some(KEY), None).await
+    }
+
+    pub async fn pay(&self, out_trade_no: &str, auth_code: &str, amount: &str) -> (u16, Value) {
+        let body = serde_json::json!({
+            "out_trade_no": out_trade_no, "auth_code": auth_code, "amount": amount, "subject": "test goods",
+        });
+        self.post("/v1/payments", body).await
+    }
+
+    /// The event types of one order, in order.
+    pub async fn events(&self, merchant: &str, out_trade_no: &str) -> Vec<String> {
+        let stream = paycode_store::StreamName::parse(&format!("order-{merchant}-{out_trade_no}"))
+            .expect("name");
+        let events = self
+            .store
+            .read_stream(&stream, 1, 1_000)
+            .await
+            .expect("reads");
+        events.into_iter().map(|e| e.event_type).collect()
+    }
+
+    pub async fn head(&self) -> u64 {
+        self.store.head().await.expect("head")
+    }
+}
+
+/// An 18-digit WeChat code selecting simulator scenario `scenario` with `param`.
+pub fn wechat_code(scenario: u8, param: u8, serial: u32) -> String {
+    format!("13{scenario:02}{param:02}{serial:012}")
+}
+
+/// An 18-digit Alipay code selecting simulator scenario `scenario` with `param`.
+pub fn alipay_code(scenario: u8, param: u8, serial: u32) -> String {
+    format!("28{scenario:02}{param:02}{serial:012}")
+}
