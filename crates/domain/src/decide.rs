@@ -28,8 +28,8 @@ use crate::event::{
     AbandonReason, AnswerSource, ManualOutcome, ManuallyResolved, OrderEvent, OrderRevoked,
     PaymentFailed, PaymentPendingReported, PaymentRequested, PaymentRetried, PaymentSucceeded,
     PaymentUnknownReported, ProviderReply, RefundFailed, RefundProcessingReported, RefundRequested,
-    RefundSucceeded, ReversalAbandoned, ReversalAttemptFailed, ReversalReason, ReversalRequested,
-    ReversalRetried, TradeClosed,
+    RefundRetried, RefundSucceeded, ReversalAbandoned, ReversalAttemptFailed, ReversalReason,
+    ReversalRequested, ReversalRetried, TradeClosed,
 };
 use crate::ids::{AuthCode, OrderId, OutRefundNo, Provider, ProviderOrderNo};
 use crate::money::Money;
@@ -542,32 +542,29 @@ fn request_refund(
     ctx: &Context<'_>,
 ) -> Result<Vec<OrderEvent>, Rejection> {
     if let Some(existing) = order.refund(refund.out_refund_no) {
-        return if existing.amount == refund.amount {
-            Ok(vec![])
-        } else {
-            Err(Rejection::RefundExistsWithDifferentAmount)
-        };
-    }
-    match order.status {
-        Status::Success => {}
-        Status::Paying | Status::Failed => return Err(Rejection::OrderNotPaid),
-        Status::Reversing | Status::Revoked | Status::TradeClosed => {
-            return Err(Rejection::OrderReversed);
+        if existing.amount != refund.amount {
+            return Err(Rejection::RefundExistsWithDifferentAmount);
         }
+        return match existing.state {
+            // A failed refund asked for again under its number is retried,
+            // if the rules still allow the amount today.
+            RefundState::Failed => {
+                refundable(order, refund.amount, ctx)?;
+                Ok(vec![OrderEvent::RefundRetried(RefundRetried {
+                    out_refund_no: refund.out_refund_no.clone(),
+                    by: refund.by.clone(),
+                    at: ctx.now,
+                })])
+            }
+            RefundState::Requested | RefundState::Processing | RefundState::Succeeded => Ok(vec![]),
+        };
     }
     if order.refunds.len()
         >= usize::try_from(ctx.policy.max_refunds_per_order).unwrap_or(usize::MAX)
     {
         return Err(Rejection::TooManyRefunds);
     }
-    let paid_at = order.paid_at.unwrap_or(order.created_at);
-    if ctx.now >= ctx.policy.refund_window_end(order.provider(), paid_at) {
-        return Err(Rejection::RefundWindowExpired);
-    }
-    let committed = order.refund_committed().checked_add(refund.amount);
-    if committed.is_none_or(|total| total > order.amount.amount()) {
-        return Err(Rejection::RefundExceedsPaidAmount);
-    }
+    refundable(order, refund.amount, ctx)?;
     Ok(vec![OrderEvent::RefundRequested(RefundRequested {
         out_refund_no: refund.out_refund_no.clone(),
         amount: refund.amount,
@@ -575,6 +572,28 @@ fn request_refund(
         by: refund.by.clone(),
         at: ctx.now,
     })])
+}
+
+/// Whether `amount` more may be refunded on the order now: paid, not
+/// reversed, within the window, and the live refunds plus this one within
+/// the paid amount.
+fn refundable(order: &Order, amount: Money, ctx: &Context<'_>) -> Result<(), Rejection> {
+    match order.status {
+        Status::Success => {}
+        Status::Paying | Status::Failed => return Err(Rejection::OrderNotPaid),
+        Status::Reversing | Status::Revoked | Status::TradeClosed => {
+            return Err(Rejection::OrderReversed);
+        }
+    }
+    let paid_at = order.paid_at.unwrap_or(order.created_at);
+    if ctx.now >= ctx.policy.refund_window_end(order.provider(), paid_at) {
+        return Err(Rejection::RefundWindowExpired);
+    }
+    let committed = order.refund_committed().checked_add(amount);
+    if committed.is_none_or(|total| total > order.amount.amount()) {
+        return Err(Rejection::RefundExceedsPaidAmount);
+    }
+    Ok(())
 }
 
 fn record_refund(

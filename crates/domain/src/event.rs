@@ -281,6 +281,15 @@ pub struct RefundFailed {
     pub at: DateTime<Utc>,
 }
 
+/// A refund that definitely failed is asked for again under its own number
+/// (the provider refunds once per number, so the retry cannot pay twice).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RefundRetried {
+    pub out_refund_no: OutRefundNo,
+    pub by: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
 /// Why stored bytes are not an `OrderEvent`.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
@@ -393,4 +402,5 @@ order_events! {
     RefundSucceeded => 1,
     RefundProcessingReported => 1,
     RefundFailed => 1,
+    RefundRetried => 1,
 }

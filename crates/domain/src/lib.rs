@@ -32,7 +32,7 @@ pub use event::{
     AbandonReason, AnswerSource, DecodeError, ManualOutcome, ManuallyResolved, OrderEvent,
     OrderRevoked, PaymentFailed, PaymentPendingReported, PaymentRequested, PaymentRetried,
     PaymentSucceeded, PaymentUnknownReported, ProviderReply, RefundFailed,
-    RefundProcessingReported, RefundRequested, RefundSucceeded, ReversalAbandoned,
+    RefundProcessingReported, RefundRequested, RefundRetried, RefundSucceeded, ReversalAbandoned,
     ReversalAttemptFailed, ReversalReason, ReversalRequested, ReversalRetried, ReverseAction,
     TradeClosed,
 };

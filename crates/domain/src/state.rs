@@ -11,18 +11,18 @@
 //! What is due next is derived from it in `due.rs`.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::event::{
     AbandonReason, AnswerSource, ManualOutcome, ManuallyResolved, OrderEvent, PaymentFailed,
     PaymentRequested, PaymentRetried, PaymentSucceeded, ProviderReply, RefundRequested,
-    ReversalReason, ReversalRequested, ReverseAction,
+    RefundRetried, ReversalReason, ReversalRequested, ReverseAction,
 };
 use crate::ids::{MerchantId, OrderId, OutRefundNo, OutTradeNo, Provider, ProviderOrderNo};
 use crate::money::{Amount, Money};
 
 /// Where an order stands (design.md section 2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Status {
     /// Requested and not final: waiting for the customer or for a query.
@@ -53,7 +53,7 @@ impl Status {
 }
 
 /// One charge of a payment code under its own provider order number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayAttempt {
     /// 1-based; attempt `n` is `attempts[n - 1]`.
     pub number: u32,
@@ -67,7 +67,7 @@ pub struct PayAttempt {
 }
 
 /// Where a refund stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RefundState {
     /// Requested; no answer recorded yet.
@@ -78,7 +78,7 @@ pub enum RefundState {
 }
 
 /// One refund, keyed by the merchant's refund number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refund {
     pub out_refund_no: OutRefundNo,
     pub amount: Money,
@@ -105,7 +105,7 @@ impl Refund {
 }
 
 /// The latest reversal request and its calls.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reversal {
     pub reason: ReversalReason,
     pub by: Option<String>,
@@ -119,7 +119,7 @@ pub struct Reversal {
 }
 
 /// The projection of one order's events.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     pub order_id: OrderId,
     pub merchant: MerchantId,
@@ -339,6 +339,7 @@ impl Order {
             }
             OrderEvent::ManuallyResolved(e) => self.apply_resolution(e),
             OrderEvent::RefundRequested(e) => self.apply_refund_request(e),
+            OrderEvent::RefundRetried(e) => self.apply_refund_retry(e),
             OrderEvent::RefundSucceeded(e) => self.update_refund(
                 &e.out_refund_no,
                 RefundAnswer {
@@ -571,6 +572,26 @@ impl Order {
             polls: 0,
             last_reply: None,
         });
+    }
+
+    fn apply_refund_retry(&mut self, e: &RefundRetried) {
+        let refund = self
+            .refunds
+            .iter_mut()
+            .find(|r| r.out_refund_no == e.out_refund_no);
+        debug_assert!(
+            refund
+                .as_ref()
+                .is_some_and(|r| r.state == RefundState::Failed),
+            "retry of refund {} that did not fail",
+            e.out_refund_no
+        );
+        if let Some(refund) = refund {
+            refund.state = RefundState::Requested;
+            refund.by = e.by.clone();
+            refund.updated_at = e.at;
+            refund.polls = 0;
+        }
     }
 
     /// Moves an open refund to the answer's state.

@@ -99,6 +99,7 @@ fn event_type_names_and_versions_are_never_renamed() {
         ("RefundSucceeded", 1),
         ("RefundProcessingReported", 1),
         ("RefundFailed", 1),
+        ("RefundRetried", 1),
     ];
     assert_eq!(OrderEvent::TYPES, pinned);
 }

@@ -74,10 +74,6 @@ fn failed_refund_frees_its_amount_for_a_new_refund_number() {
         ],
     ]
     .concat();
-    given(history.clone())
-        .at(t0() + secs(70))
-        .when(refund("R1", "12.00"))
-        .then([]);
     given(history)
         .at(t0() + secs(70))
         .when(refund("R2", "12.00"))
@@ -319,4 +315,49 @@ fn refunded_total_counts_only_succeeded_refunds() {
     assert_eq!(order.refunded, cny("5.00").amount());
     assert_eq!(order.refund_committed(), cny("7.00").amount());
     assert_eq!(order.refunds.len(), 3);
+}
+
+#[test]
+fn a_failed_refund_is_retried_under_its_own_number() {
+    let history = [
+        paid_wx(),
+        vec![
+            refund_requested("R1", "5.00", t0() + secs(60)),
+            refund_failed("R1", t0() + secs(61)),
+        ],
+    ]
+    .concat();
+    let order = given(history)
+        .at(t0() + secs(120))
+        .when(refund("R1", "5.00"))
+        .then([OrderEvent::RefundRetried(RefundRetried {
+            out_refund_no: refund_no("R1"),
+            by: Some("cashier-1".to_owned()),
+            at: t0() + secs(120),
+        })])
+        .unwrap();
+    let retried = order.refund(&refund_no("R1")).expect("the refund is there");
+    assert_eq!(retried.state, RefundState::Requested);
+    assert_eq!(order.refund_committed(), cny("5.00").amount());
+}
+
+#[test]
+fn a_failed_refund_retry_still_respects_the_paid_amount_and_its_own_amount() {
+    let history = [
+        paid_wx(),
+        vec![
+            refund_requested("R1", "5.00", t0() + secs(60)),
+            refund_failed("R1", t0() + secs(61)),
+            refund_requested("R2", "8.00", t0() + secs(62)),
+        ],
+    ]
+    .concat();
+    given(history.clone())
+        .at(t0() + secs(120))
+        .when(refund("R1", "5.00"))
+        .then_reject(Rejection::RefundExceedsPaidAmount);
+    given(history)
+        .at(t0() + secs(120))
+        .when(refund("R1", "4.00"))
+        .then_reject(Rejection::RefundExistsWithDifferentAmount);
 }
