@@ -16,6 +16,7 @@
 pub mod answers;
 pub mod clock;
 pub mod log;
+pub mod metrics;
 pub mod orders;
 pub mod process;
 pub mod replay;

@@ -18,7 +18,7 @@
 //! `OrderService::execute`; the provider calls they make are idempotent
 //! queries, reversals and refunds with fixed numbers.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -30,6 +30,7 @@ use paycode_provider::{PayRequest, Provider, RefundQueryRequest, RefundRequest, 
 use paycode_store::StreamName;
 
 use crate::answers;
+use crate::metrics::Metrics;
 use crate::orders::{AppError, Executed, OrderService};
 use crate::replay::project_orders;
 
@@ -67,6 +68,8 @@ pub enum ProcessError {
 struct WorkList {
     by_time: BTreeSet<(DateTime<Utc>, String)>,
     by_stream: HashMap<String, DateTime<Utc>>,
+    /// Orders that need a person, for the manual-queue gauge.
+    attention: HashSet<String>,
 }
 
 impl WorkList {
@@ -77,6 +80,14 @@ impl WorkList {
         if let Some(at) = due {
             self.by_stream.insert(stream.to_owned(), at);
             self.by_time.insert((at, stream.to_owned()));
+        }
+    }
+
+    fn flag(&mut self, stream: &str, needs_attention: bool) {
+        if needs_attention {
+            self.attention.insert(stream.to_owned());
+        } else {
+            self.attention.remove(stream);
         }
     }
 
@@ -123,6 +134,7 @@ pub struct PaymentProcess {
     orders: OrderService,
     providers: Arc<ProviderDirectory>,
     work: Arc<Mutex<WorkList>>,
+    metrics: Arc<Metrics>,
 }
 
 impl PaymentProcess {
@@ -131,7 +143,17 @@ impl PaymentProcess {
             orders,
             providers,
             work: Arc::default(),
+            metrics: Arc::default(),
         }
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Orders on the manual-intervention queue, as far as this node has seen them.
+    pub fn manual_queue_size(&self) -> usize {
+        self.work().attention.len()
     }
 
     pub fn orders(&self) -> &OrderService {
@@ -151,6 +173,7 @@ impl PaymentProcess {
         let mut work = self.work();
         for (stream, order) in &orders {
             work.set(stream, order.next_due(policy).map(|(at, _)| at));
+            work.flag(stream, order.needs_attention);
         }
         Ok(work.by_stream.len())
     }
@@ -164,7 +187,9 @@ impl PaymentProcess {
         let due = order
             .and_then(|o| o.next_due(self.orders.policy()))
             .map(|(at, _)| at);
-        self.work().set(stream.as_str(), due);
+        let mut work = self.work();
+        work.set(stream.as_str(), due);
+        work.flag(stream.as_str(), order.is_some_and(|o| o.needs_attention));
     }
 
     async fn execute(
@@ -173,8 +198,25 @@ impl PaymentProcess {
         command: &OrderCommand,
     ) -> Result<Executed, AppError> {
         let executed = self.orders.execute(stream, command).await?;
+        if let Some(order) = &executed.order {
+            self.metrics
+                .record_events(order.provider(), &executed.events);
+        }
         self.reschedule(stream, executed.order.as_ref());
         Ok(executed)
+    }
+
+    /// Times one provider call for the latency histogram.
+    async fn timed<T>(
+        &self,
+        provider: ProviderKind,
+        call: &'static str,
+        work: impl Future<Output = T>,
+    ) -> T {
+        let started = std::time::Instant::now();
+        let answer = work.await;
+        self.metrics.record_call(provider, call, started.elapsed());
+        answer
     }
 
     /// A POS payment request. Creates the order and charges the code once;
@@ -257,7 +299,7 @@ impl PaymentProcess {
             subject: order.subject.clone(),
             terminal_id: order.terminal_id.clone(),
         };
-        let answer = client.pay(&request).await;
+        let answer = self.timed(client.kind(), "pay", client.pay(&request)).await;
         let (outcome, reply) = answers::pay(&answer, self.orders.now());
         tracing::info!(
             stream = stream.as_str(),
@@ -353,7 +395,10 @@ impl PaymentProcess {
         let now = || self.orders.now();
         match due {
             Due::Poll { attempt } => {
-                let (outcome, reply) = answers::query(&client.query(&trade).await, now());
+                let answer = self
+                    .timed(client.kind(), "query", client.query(&trade))
+                    .await;
+                let (outcome, reply) = answers::query(&answer, now());
                 OrderCommand::RecordPollResult {
                     attempt,
                     outcome,
@@ -362,12 +407,18 @@ impl PaymentProcess {
             }
             Due::Tick => OrderCommand::Tick,
             Due::Reverse { .. } => {
-                let (outcome, reply) = answers::reverse(&client.reverse(&trade).await);
+                let answer = self
+                    .timed(client.kind(), "reverse", client.reverse(&trade))
+                    .await;
+                let (outcome, reply) = answers::reverse(&answer);
                 OrderCommand::RecordReversalResult { outcome, reply }
             }
             Due::Refund { out_refund_no } => {
                 let request = refund_request(order, trade, &out_refund_no);
-                let (outcome, reply) = answers::refund(&client.refund(&request).await);
+                let answer = self
+                    .timed(client.kind(), "refund", client.refund(&request))
+                    .await;
+                let (outcome, reply) = answers::refund(&answer);
                 OrderCommand::RecordRefundResult {
                     out_refund_no,
                     outcome,
@@ -379,7 +430,10 @@ impl PaymentProcess {
                     trade,
                     out_refund_no: out_refund_no.clone(),
                 };
-                let (outcome, reply) = answers::refund_query(&client.refund_query(&request).await);
+                let answer = self
+                    .timed(client.kind(), "refund_query", client.refund_query(&request))
+                    .await;
+                let (outcome, reply) = answers::refund_query(&answer);
                 OrderCommand::RecordRefundPoll {
                     out_refund_no,
                     outcome,
@@ -425,7 +479,10 @@ impl PaymentProcess {
             provider_trade_no: order.provider_trade_no.clone(),
         };
         let request = refund_request(order, trade, &out_refund_no);
-        let (outcome, reply) = answers::refund(&client.refund(&request).await);
+        let answer = self
+            .timed(client.kind(), "refund", client.refund(&request))
+            .await;
+        let (outcome, reply) = answers::refund(&answer);
         Ok(self
             .execute(
                 &stream,

@@ -1,5 +1,5 @@
 //! The HTTP router: the POS payment API under `/v1`, and the operations
-//! endpoints (`/healthz`, `/readyz`, `/openapi.json`).
+//! endpoints (`/healthz`, `/readyz`, `/metrics`, `/openapi.json`).
 
 use axum::Router;
 use axum::extract::State;
@@ -14,6 +14,7 @@ pub fn router(service: Service) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
         .with_state(service.clone());
     ops.merge(crate::api::routes(service))
 }
@@ -38,6 +39,26 @@ async fn readyz(State(service): State<Service>) -> (StatusCode, String) {
             )
         }
     }
+}
+
+/// Prometheus metrics: payments by provider and outcome, reversals,
+/// provider call latency, the manual-queue size and the log's head.
+async fn metrics(State(service): State<Service>) -> impl IntoResponse {
+    let head = service.process.orders().store().head().await.unwrap_or(0);
+    let queue = u64::try_from(service.process.manual_queue_size()).unwrap_or(u64::MAX);
+    let text = service.process.metrics().render(&[
+        (
+            "paycode_manual_queue_size",
+            "Orders on the manual-intervention queue.",
+            queue,
+        ),
+        (
+            "paycode_store_head_position",
+            "The global position of the newest event.",
+            head,
+        ),
+    ]);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
 /// The POS API's OpenAPI document, as checked in under `schemas/openapi.json`.

@@ -334,3 +334,34 @@ async fn a_hundred_concurrent_identical_requests_charge_once() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_payments_reversals_and_provider_latency() {
+    let world = World::start().await;
+    world.pay("m-paid", &wechat_code(0, 0, 20), "1.00").await;
+    world.pay("m-poor", &alipay_code(3, 0, 20), "1.00").await;
+    world.pay("m-never", &wechat_code(2, 0, 21), "1.00").await;
+    world.pass(32).await;
+    let text = world
+        .http
+        .get(format!("{}/metrics", world.base))
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("text");
+    for line in [
+        "paycode_payments_total{provider=\"wechatpay\",outcome=\"success\"} 1",
+        "paycode_payments_total{provider=\"alipay\",outcome=\"failed\"} 1",
+        "paycode_reversals_total{provider=\"wechatpay\",outcome=\"requested\"} 1",
+        "paycode_reversals_total{provider=\"wechatpay\",outcome=\"confirmed\"} 1",
+        "paycode_provider_call_seconds_count{provider=\"wechatpay\",call=\"pay\"} 2",
+        "paycode_manual_queue_size 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}
