@@ -6,7 +6,7 @@ CARGO ?= cargo
 STORE ?= sqlite:data/paycode.db
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: help run test bench schemas fixtures sim lint fmt clean
+.PHONY: help run test bench demo schemas fixtures sim lint fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -18,8 +18,13 @@ test: ## Run every test of the workspace
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
+# PostgreSQL is measured too when a server is given:
+#   PAYCODE_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test make bench
 bench: ## Measure and write docs/benchmarks.md (release build)
-	$(CARGO) run --release -p paycode-bench -- all --out docs/benchmarks.md
+	$(if $(PAYCODE_BENCH_POSTGRES_URL),PAYCODE_BENCH_POSTGRES_URL=$(PAYCODE_BENCH_POSTGRES_URL)) $(CARGO) run --release -p paycode-bench -- all --out docs/benchmarks.md
+
+demo: ## Every simulator scenario through the POS API, followed to its final state, as a table
+	$(CARGO) run -p paycode-server --bin paycode-demo
 
 schemas: ## Regenerate schemas/events/*.json and schemas/openapi.json
 	PAYCODE_UPDATE_SCHEMAS=1 $(CARGO) test -p paycode-domain --test schemas

@@ -4,13 +4,17 @@
 //! received, and the mapping of every documented `code` / `sub_code` to a
 //! neutral answer of `paycode-provider`.
 //!
-//! What it is not: a bill parser (the bill zip is returned as downloaded) nor
-//! a payment process (polling, deadlines and cancel retries belong to the
+//! `bill.rs` parses the trade bill zip the client downloads (the download
+//! itself returns the bytes as received) into this crate's own row types.
+//!
+//! What it is not: a reconciliation (matching is `paycode-reconcile`'s, and
+//! this crate does not depend on it) nor a payment process (polling, deadlines and cancel retries belong to the
 //! application). Wire field names stay inside this crate.
 //!
 //! Read first: `client.rs` (the calls), then `envelope.rs` (what is verified)
 //! and `response.rs` (the mapping).
 
+pub mod bill;
 pub mod client;
 pub mod codes;
 pub mod envelope;

@@ -7,6 +7,8 @@
 //!   their answers, and works what the domain says is due.
 //! - [`answers`]: provider answers translated into domain outcomes.
 //! - [`replay`]: every order's state, projected from a store.
+//! - [`reconciliation`]: a provider's daily bill against the ledger, as
+//!   events in the run's own stream, and the day's report read back.
 //! - [`clock`]: where time and new ids come from, injected so tests and
 //!   replays are deterministic.
 //!
@@ -19,6 +21,7 @@ pub mod log;
 pub mod metrics;
 pub mod orders;
 pub mod process;
+pub mod reconciliation;
 pub mod replay;
 
 pub use clock::{Clock, IdSource, ManualClock, RandomIds, SequentialIds, SystemClock};

@@ -27,7 +27,10 @@ use paycode_domain::{
     RequestPayment, Status,
 };
 use paycode_provider::{PayRequest, Provider, RefundQueryRequest, RefundRequest, TradeRef};
-use paycode_store::StreamName;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use paycode_store::{Leases, PARTITIONS, SingleNode, StreamName, Subscription, partition_of};
 
 use crate::answers;
 use crate::metrics::Metrics;
@@ -91,11 +94,19 @@ impl WorkList {
         }
     }
 
-    fn take_due(&mut self, now: DateTime<Utc>, limit: usize) -> Vec<String> {
+    /// Takes up to `limit` orders due by `now` that `mine` accepts; the
+    /// others stay listed for whoever holds their partition.
+    fn take_due(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: usize,
+        mine: impl Fn(&str) -> bool,
+    ) -> Vec<String> {
         let due: Vec<_> = self
             .by_time
             .iter()
             .take_while(|(at, _)| *at <= now)
+            .filter(|(_, stream)| mine(stream))
             .take(limit)
             .cloned()
             .collect();
@@ -106,8 +117,11 @@ impl WorkList {
         due.into_iter().map(|(_, stream)| stream).collect()
     }
 
-    fn next(&self) -> Option<DateTime<Utc>> {
-        self.by_time.first().map(|(at, _)| *at)
+    fn next(&self, mine: impl Fn(&str) -> bool) -> Option<DateTime<Utc>> {
+        self.by_time
+            .iter()
+            .find(|(_, stream)| mine(stream))
+            .map(|(at, _)| *at)
     }
 }
 
@@ -119,6 +133,10 @@ pub struct NewRefund {
     pub reason: Option<String>,
     pub by: Option<String>,
 }
+
+/// How long a work lease lasts without renewal: a dead node's orders wait
+/// at most this long (plus one renewal) for another node to take them over.
+pub const LEASE_TTL: Duration = Duration::from_secs(5);
 
 /// How many orders are worked at once. Provider calls wait on the network
 /// (a timeout holds a call for seconds), so work runs side by side; the bound
@@ -135,15 +153,41 @@ pub struct PaymentProcess {
     providers: Arc<ProviderDirectory>,
     work: Arc<Mutex<WorkList>>,
     metrics: Arc<Metrics>,
+    leases: Arc<dyn Leases>,
+    /// This node's name in the lease table.
+    node: String,
+    /// The partitions whose leases this node holds, one bit each.
+    held: Arc<AtomicU32>,
 }
 
 impl PaymentProcess {
+    /// A process on a store no other node shares: it holds all the work.
     pub fn new(orders: OrderService, providers: Arc<ProviderDirectory>) -> PaymentProcess {
+        PaymentProcess::with_leases(
+            orders,
+            providers,
+            Arc::new(SingleNode),
+            "single-node".into(),
+        )
+    }
+
+    /// A process that shares the store with other nodes and works only the
+    /// partitions whose leases it holds (call `renew_leases` to take them).
+    pub fn with_leases(
+        orders: OrderService,
+        providers: Arc<ProviderDirectory>,
+        leases: Arc<dyn Leases>,
+        node: String,
+    ) -> PaymentProcess {
+        let held = if leases.shared() { 0 } else { u32::MAX };
         PaymentProcess {
             orders,
             providers,
             work: Arc::default(),
             metrics: Arc::default(),
+            leases,
+            node,
+            held: Arc::new(AtomicU32::new(held)),
         }
     }
 
@@ -167,7 +211,9 @@ impl PaymentProcess {
     }
 
     /// Rebuilds the work list from the log. Returns how many orders have work.
-    pub async fn recover(&self) -> Result<usize, AppError> {
+    /// Returns the head it started from, for [`PaymentProcess::follow_log`].
+    pub async fn recover(&self) -> Result<(usize, u64), AppError> {
+        let head = self.orders.store().head().await?;
         let orders = project_orders(self.orders.store().as_ref()).await?;
         let policy = self.orders.policy();
         let mut work = self.work();
@@ -175,12 +221,66 @@ impl PaymentProcess {
             work.set(stream, order.next_due(policy).map(|(at, _)| at));
             work.flag(stream, order.needs_attention);
         }
-        Ok(work.by_stream.len())
+        Ok((work.by_stream.len(), head))
     }
 
     /// When the earliest known work is due.
     pub fn next_due_at(&self) -> Option<DateTime<Utc>> {
-        self.work().next()
+        self.work().next(|stream| self.holds(stream))
+    }
+
+    /// Whether this node holds the lease of the stream's partition.
+    fn holds(&self, stream: &str) -> bool {
+        self.held.load(Ordering::Relaxed) & (1 << partition_of(stream)) != 0
+    }
+
+    /// Takes or renews every partition lease this node can get. Returns how
+    /// many it holds. A partition whose lease call fails counts as not held:
+    /// without a lease, a node stops working those orders rather than risk
+    /// working them beside their holder.
+    pub async fn renew_leases(&self) -> u32 {
+        let mut held = 0_u32;
+        for partition in 0..PARTITIONS {
+            match self.leases.acquire(partition, &self.node, LEASE_TTL).await {
+                Ok(true) => held |= 1 << partition,
+                Ok(false) => {}
+                Err(error) => tracing::warn!(partition, %error, "lease renewal failed"),
+            }
+        }
+        let before = self.held.swap(held, Ordering::Relaxed);
+        if before != held {
+            tracing::info!(
+                node = self.node,
+                partitions = held.count_ones(),
+                "work leases changed"
+            );
+        }
+        held.count_ones()
+    }
+
+    /// Whether other nodes share the store: then this node must follow the
+    /// log for orders they create, and renew its leases.
+    pub fn shared(&self) -> bool {
+        self.leases.shared()
+    }
+
+    /// Keeps the work list in step with appends made by other nodes: every
+    /// order event from `after` on re-reads its order and its due time.
+    /// Runs until the store fails; the caller restarts it.
+    pub async fn follow_log(&self, after: u64) -> Result<(), AppError> {
+        let mut subscription = Subscription::new(self.orders.store().clone(), after);
+        loop {
+            let event = subscription.next().await?;
+            if !event
+                .stream
+                .as_str()
+                .starts_with(crate::replay::ORDER_STREAM_PREFIX)
+            {
+                continue;
+            }
+            let order = self.orders.load(&event.stream).await?;
+            self.reschedule(&event.stream, order.as_ref());
+        }
     }
 
     fn reschedule(&self, stream: &StreamName, order: Option<&Order>) {
@@ -319,7 +419,9 @@ impl PaymentProcess {
     /// at a time, and returns how many it worked once all of them are done.
     pub async fn run_due(&self) -> usize {
         let now = self.orders.now();
-        let due = self.work().take_due(now, DUE_SWEEP);
+        let due = self
+            .work()
+            .take_due(now, DUE_SWEEP, |stream| self.holds(stream));
         let count = due.len();
         let mut tasks = tokio::task::JoinSet::new();
         for stream in due {

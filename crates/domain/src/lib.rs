@@ -17,6 +17,7 @@ pub mod event;
 pub mod ids;
 pub mod money;
 pub mod policy;
+pub mod reconciliation;
 pub mod rejection;
 pub mod schema;
 pub mod state;
@@ -42,5 +43,10 @@ pub use ids::{
 };
 pub use money::{Amount, Money, MoneyError};
 pub use policy::Policy;
+pub use reconciliation::{
+    BillSource, CarriedItem, CarriedPart, DiscrepancyFound, DiscrepancyResolved,
+    ReconciliationCompleted, ReconciliationEvent, ReconciliationStarted, ResolutionOutcome,
+    ResolutionRejected, RunFigures, RunLog, reconciliation_stream,
+};
 pub use rejection::Rejection;
 pub use state::{Order, PayAttempt, Refund, RefundState, Reversal, Status, evolve, replay};

@@ -9,10 +9,13 @@
 use serde_json::json;
 
 use crate::event::payload_schemas;
+use crate::reconciliation;
 
 /// One event type's schema, rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventSchema {
+    /// The kind of stream the event lives in: `order` or `reconciliation`.
+    pub stream: &'static str,
     pub event_type: &'static str,
     pub version: u32,
     /// Pretty-printed JSON with a trailing newline, as checked in.
@@ -29,14 +32,20 @@ impl EventSchema {
 /// The name of the index file listing every schema file.
 pub const INDEX_FILE: &str = "index.json";
 
-/// Every event type's schema, in declaration order.
+/// Every event type's schema: order events, then reconciliation events,
+/// each in declaration order.
 pub fn event_schemas() -> Vec<EventSchema> {
-    payload_schemas()
+    let order = payload_schemas().into_iter().map(|s| ("order", s));
+    let runs = reconciliation::payload_schemas()
         .into_iter()
-        .map(|(event_type, version, mut schema)| {
+        .map(|s| ("reconciliation", s));
+    order
+        .chain(runs)
+        .map(|(stream, (event_type, version, mut schema))| {
             schema.insert("x-event-type".to_owned(), json!(event_type));
             schema.insert("x-event-version".to_owned(), json!(version));
             EventSchema {
+                stream,
                 event_type,
                 version,
                 json: pretty(&schema.to_value()),
@@ -45,13 +54,21 @@ pub fn event_schemas() -> Vec<EventSchema> {
         .collect()
 }
 
-/// `index.json`: each event type, its version and its schema file.
+/// `index.json`: each event type, its stream kind, its version and its
+/// schema file.
 pub fn schema_index() -> String {
     let entries: Vec<_> = event_schemas()
         .iter()
-        .map(|s| json!({ "event_type": s.event_type, "version": s.version, "file": s.file_name() }))
+        .map(|s| {
+            json!({
+                "stream": s.stream,
+                "event_type": s.event_type,
+                "version": s.version,
+                "file": s.file_name(),
+            })
+        })
         .collect();
-    pretty(&json!({ "stream": "order", "events": entries }))
+    pretty(&json!({ "events": entries }))
 }
 
 fn pretty(value: &serde_json::Value) -> String {

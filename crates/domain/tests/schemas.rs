@@ -88,6 +88,7 @@ fn every_event_type_has_exactly_one_schema() {
     let names: Vec<String> = event_schemas().iter().map(|s| s.file_name()).collect();
     let expected: Vec<String> = paycode_domain::OrderEvent::TYPES
         .iter()
+        .chain(paycode_domain::ReconciliationEvent::TYPES)
         .map(|(event_type, version)| format!("{event_type}.v{version}.json"))
         .collect();
     assert_eq!(names, expected);

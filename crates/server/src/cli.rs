@@ -31,7 +31,7 @@ pub async fn replay(file: &Path, keep: Option<StoreUrl>) -> anyhow::Result<()> {
     // Dropped (and removed) when replay returns, unless the caller keeps the store.
     let scratch = tempfile::tempdir().context("creating a scratch folder")?;
     let url = keep.unwrap_or_else(|| StoreUrl::Sqlite(scratch.path().join("replay.db")));
-    let store = url.open().await?;
+    let store = url.open().await?.events;
     if store.head().await? != 0 {
         anyhow::bail!("replay needs an empty store, and {url:?} already holds events");
     }

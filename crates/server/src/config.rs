@@ -41,6 +41,12 @@ pub struct Config {
     pub merchants: Vec<MerchantConfig>,
     /// Printed at start-up (the demo prints its API key and a curl line).
     pub banner: Option<String>,
+    /// Back-office (GraphQL) tokens: a SHA-256 digest, a role, an optional merchant scope.
+    #[serde(default)]
+    pub operators: Vec<crate::graphql::auth::OperatorConfig>,
+    /// The back office's read-model database (SQLite, rebuildable from the log).
+    #[serde(default = "crate::graphql::default_read_models")]
+    pub read_models: PathBuf,
 }
 
 fn default_listen() -> SocketAddr {

@@ -8,61 +8,19 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod graphql;
 mod http;
 pub mod openapi;
+pub mod reconcile_cli;
 pub mod service;
-
-use std::str::FromStr;
-use std::sync::Arc;
+mod store_url;
 
 use anyhow::Context as _;
-use paycode_store::EventStore;
 
 pub use config::Config;
 pub use http::router;
 pub use service::Service;
-
-/// Where the event log lives, as given by `--store`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreUrl {
-    /// `sqlite:PATH`: the embedded store, one file.
-    Sqlite(std::path::PathBuf),
-}
-
-impl FromStr for StoreUrl {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.split_once(':') {
-            Some(("sqlite", path)) if !path.is_empty() => Ok(StoreUrl::Sqlite(path.into())),
-            _ => Err(format!("unsupported store {text:?}: expected sqlite:PATH")),
-        }
-    }
-}
-
-impl std::fmt::Display for StoreUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreUrl::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
-        }
-    }
-}
-
-impl StoreUrl {
-    /// Opens the store, creating its file (and parent folder) when needed.
-    pub async fn open(&self) -> anyhow::Result<Arc<dyn EventStore>> {
-        match self {
-            StoreUrl::Sqlite(path) => {
-                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(parent)
-                        .with_context(|| format!("creating {}", parent.display()))?;
-                }
-                let store = paycode_store_sqlite::SqliteStore::open(path)
-                    .with_context(|| format!("opening {}", path.display()))?;
-                Ok(Arc::new(store))
-            }
-        }
-    }
-}
+pub use store_url::{OpenedStore, StoreUrl};
 
 /// Human-readable logs by default; JSON lines when asked (for log shippers).
 /// The level comes from `RUST_LOG` (default `info`).
@@ -101,9 +59,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         None => None,
     };
     let store_url: StoreUrl = config.store.parse().map_err(anyhow::Error::msg)?;
-    let store = store_url.open().await.context("opening the event store")?;
-    let service = Service::new(store, &config)?;
+    let opened = store_url.open().await.context("opening the event store")?;
+    let service = Service::on_store(opened, &config)?;
     let worker = tokio::spawn(service.clone().run_worker());
+    let (back_office, projector) = graphql::start(&service, &config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -118,13 +77,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     );
     println!("  GET  http://{addr}/openapi.json       the POS API");
     println!("  GET  http://{addr}/healthz, /readyz   operations");
+    println!(
+        "  GET  http://{addr}/graphql            the back office (GraphiQL; Bearer <operator token>)"
+    );
     if let Some(banner) = &config.banner {
         println!("{}", banner.trim_end());
     }
-    let served = axum::serve(listener, router(service))
+    let served = axum::serve(listener, router(service).merge(back_office))
         .with_graceful_shutdown(shutdown_signal())
         .await;
     worker.abort();
+    projector.abort();
     if let Some(running) = simulator {
         running.shutdown().await;
     }

@@ -53,6 +53,11 @@ enum Command {
         #[arg(long)]
         store: Option<StoreUrl>,
     },
+    /// Reconcile one provider's bill for one merchant and day; print and
+    /// write the report (JSON and CSV).
+    Reconcile(paycode_server::reconcile_cli::ReconcileArgs),
+    /// The back office's read models: `status`, `rebuild [NAME]`.
+    Projections(paycode_server::graphql::ops::ProjectionsArgs),
 }
 
 #[tokio::main]
@@ -78,9 +83,17 @@ async fn main() -> anyhow::Result<()> {
             paycode_server::serve(config).await
         }
         Command::Export { store, out } => {
-            let store = store.open().await.context("opening the event store")?;
+            let store = store
+                .open()
+                .await
+                .context("opening the event store")?
+                .events;
             paycode_server::cli::export(store.as_ref(), out.as_deref()).await
         }
         Command::Replay { file, store } => paycode_server::cli::replay(&file, store).await,
+        Command::Reconcile(args) => paycode_server::reconcile_cli::reconcile(args)
+            .await
+            .map(|_| ()),
+        Command::Projections(args) => paycode_server::graphql::ops::run(args).await,
     }
 }

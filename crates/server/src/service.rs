@@ -13,12 +13,17 @@ use paycode_app::{
 use paycode_store::EventStore;
 use paycode_wechatpay::{SignType, WechatPayClient, WechatPayConfig};
 
+use crate::OpenedStore;
 use crate::config::{ApiKeys, Config, wechat_identity};
 
 /// The longest the worker sleeps when nothing is due: new work from the API
 /// wakes it sooner through the store's head, and this bound keeps a missed
 /// wake-up from delaying a poll by more than a second.
 const IDLE_WAKE: Duration = Duration::from_secs(1);
+
+/// How often a node renews its work leases: well inside `LEASE_TTL` (5 s),
+/// so a live node never loses one to a slow renewal.
+const LEASE_RENEW: Duration = Duration::from_secs(1);
 
 /// Builds one client per configured merchant account.
 pub fn provider_directory(config: &Config) -> anyhow::Result<ProviderDirectory> {
@@ -81,9 +86,32 @@ pub struct Service {
 }
 
 impl Service {
-    /// The production service: the wall clock and random ids.
+    /// The production service on a store no other node shares: the wall
+    /// clock and random ids.
     pub fn new(store: Arc<dyn EventStore>, config: &Config) -> anyhow::Result<Service> {
         Service::with_clock(store, config, Arc::new(SystemClock), Arc::new(RandomIds))
+    }
+
+    /// The production service on an opened store, shared with other nodes
+    /// when the store says so (their work is split by leases).
+    pub fn on_store(opened: OpenedStore, config: &Config) -> anyhow::Result<Service> {
+        let orders = OrderService::new(
+            opened.events,
+            config.policy.clone(),
+            Arc::new(SystemClock),
+            Arc::new(RandomIds),
+        );
+        let node = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        let process = PaymentProcess::with_leases(
+            orders,
+            Arc::new(provider_directory(config)?),
+            opened.leases,
+            node,
+        );
+        Ok(Service {
+            process,
+            keys: Arc::new(ApiKeys::from_merchants(&config.merchants)),
+        })
     }
 
     /// A service whose time and ids are injected (tests, replays).
@@ -102,15 +130,26 @@ impl Service {
     }
 
     /// The process worker: rebuilds the work list from the log, then works
-    /// whatever is due, forever. Runs until the task is dropped.
+    /// whatever is due, forever. On a shared store it also renews its work
+    /// leases and follows other nodes' appends. Runs until the task is dropped.
     pub async fn run_worker(self) {
-        match self.process.recover().await {
-            Ok(open) => tracing::info!(open, "work list rebuilt from the log"),
-            Err(error) => {
-                tracing::error!(%error, "could not rebuild the work list; retrying as work arrives")
+        let head = loop {
+            match self.process.recover().await {
+                Ok((open, head)) => {
+                    tracing::info!(open, "work list rebuilt from the log");
+                    break head;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "could not rebuild the work list; trying again");
+                    tokio::time::sleep(IDLE_WAKE).await;
+                }
             }
+        };
+        if self.process.shared() {
+            tokio::spawn(self.clone().keep_leases());
+            tokio::spawn(self.clone().follow(head));
         }
-        let mut head = self.process.orders().store().watch_head();
+        let mut wake = self.process.orders().store().watch_head();
         loop {
             while self.process.run_due().await > 0 {}
             let now = self.process.orders().now();
@@ -122,10 +161,32 @@ impl Service {
                 .min(IDLE_WAKE);
             tokio::select! {
                 () = tokio::time::sleep(sleep) => {}
-                changed = head.changed() => {
+                changed = wake.changed() => {
                     if changed.is_err() {
                         tokio::time::sleep(IDLE_WAKE).await;
                     }
+                }
+            }
+        }
+    }
+
+    /// Renews this node's work leases every second, for ever.
+    async fn keep_leases(self) {
+        loop {
+            self.process.renew_leases().await;
+            tokio::time::sleep(LEASE_RENEW).await;
+        }
+    }
+
+    /// Follows the log for orders other nodes append, restarting from a
+    /// fresh rebuild if the store fails.
+    async fn follow(self, mut after: u64) {
+        loop {
+            if let Err(error) = self.process.follow_log(after).await {
+                tracing::warn!(%error, "following the log failed; rebuilding the work list");
+                tokio::time::sleep(IDLE_WAKE).await;
+                if let Ok((_, head)) = self.process.recover().await {
+                    after = head;
                 }
             }
         }

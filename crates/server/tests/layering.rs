@@ -22,13 +22,18 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("paycode-alipay", &["paycode-domain", "paycode-provider"]),
     ("paycode-reconcile", &["paycode-domain"]),
     ("paycode-sim", &[]),
+    ("paycode-projections", &["paycode-domain", "paycode-store"]),
     (
         "paycode-app",
         &[
             "paycode-domain",
             "paycode-store",
+            "paycode-projections",
             "paycode-provider",
             "paycode-reconcile",
+            // The bill parsers only: the app turns their rows into matching input.
+            "paycode-wechatpay",
+            "paycode-alipay",
         ],
     ),
     (
@@ -43,6 +48,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "paycode-wechatpay",
             "paycode-alipay",
             "paycode-app",
+            "paycode-projections",
             "paycode-sim",
         ],
     ),
@@ -59,7 +65,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "paycode-alipay",
             "paycode-app",
             "paycode-reconcile",
+            "paycode-projections",
             "paycode-sim",
+            // The `e2e` section serves the POS API in process.
+            "paycode-server",
         ],
     ),
 ];

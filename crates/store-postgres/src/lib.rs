@@ -34,12 +34,13 @@ mod writer;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use paycode_store::{
-    Appended, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError, StreamName,
+    Appended, EventStore, ExpectedVersion, Leases, NewEvent, RecordedEvent, StoreError, StreamName,
 };
 
 pub use head::HEAD_POLL;
@@ -147,6 +148,31 @@ impl Drop for PostgresStore {
         for watcher in &self.watchers {
             watcher.abort();
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl Leases for PostgresStore {
+    async fn acquire(
+        &self,
+        partition: u32,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let client = self.pool.get().await.map_err(StoreError::unavailable)?;
+        let partition = i32::try_from(partition).map_err(StoreError::unavailable)?;
+        let rows = client
+            .query(
+                &self.sql.acquire_lease,
+                &[&partition, &owner, &ttl.as_secs_f64()],
+            )
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(!rows.is_empty())
+    }
+
+    fn shared(&self) -> bool {
+        true
     }
 }
 

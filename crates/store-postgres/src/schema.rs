@@ -16,7 +16,7 @@ use paycode_store::StoreError;
 use crate::ConnectError;
 
 /// The schema version this build writes and reads: the number of migrations.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// The longest schema name accepted. PostgreSQL names are at most 63 bytes,
 /// and the notification channel is `paycode_head_` plus the schema name.
@@ -24,7 +24,8 @@ pub const MAX_SCHEMA_NAME_BYTES: usize = 50;
 
 /// Migration `n` (1-based) is `MIGRATIONS[n - 1]`; `{schema}` stands for the
 /// quoted schema name. Never edit one that has shipped: add the next.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = ["
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    "
 CREATE TABLE {schema}.events (
     position     bigint      PRIMARY KEY,
     stream       text        NOT NULL,
@@ -37,7 +38,15 @@ CREATE TABLE {schema}.events (
     recorded_at  timestamptz NOT NULL,
     UNIQUE (stream, version)
 );
-"];
+",
+    "
+CREATE TABLE {schema}.leases (
+    partition  integer     PRIMARY KEY,
+    owner      text        NOT NULL,
+    expires_at timestamptz NOT NULL
+);
+",
+];
 
 /// A schema name: 1..=50 bytes of `[a-z0-9_]`, starting with a letter or
 /// `_`, not `pg_...`. Lower case only, so the quoted and unquoted spellings
@@ -100,6 +109,8 @@ pub(crate) struct Sql {
     pub insert: String,
     pub read_stream: String,
     pub read_all: String,
+    /// Takes or renews a work lease; returns a row only when the caller holds it.
+    pub acquire_lease: String,
 }
 
 const COLUMNS: &str =
@@ -108,7 +119,17 @@ const COLUMNS: &str =
 impl Sql {
     pub fn new(schema: &SchemaName) -> Sql {
         let events = format!("{}.events", schema.quoted());
+        let leases = format!("{}.leases", schema.quoted());
         Sql {
+            // The database's clock decides expiry, so nodes with skewed
+            // clocks still agree on who holds a lease.
+            acquire_lease: format!(
+                "INSERT INTO {leases} (partition, owner, expires_at) \
+                 VALUES ($1, $2, now() + make_interval(secs => $3)) \
+                 ON CONFLICT (partition) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at \
+                 WHERE {leases}.owner = EXCLUDED.owner OR {leases}.expires_at < now() \
+                 RETURNING owner"
+            ),
             append_lock: format!("paycode-append:{schema}"),
             channel: format!("paycode_head_{schema}"),
             head: format!("SELECT coalesce(max(position), 0) FROM {events}"),

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use paycode_store::conformance::{event, read_everything};
-use paycode_store::{EventStore, ExpectedVersion, RecordedEvent, StoreError, StreamName};
+use paycode_store::{EventStore, ExpectedVersion, Leases, RecordedEvent, StoreError, StreamName};
 use paycode_store_postgres::{ConnectError, PostgresStore};
 
 use common::{TestStore, unique_schema, url};
@@ -168,7 +168,7 @@ async fn migrations_run_once_and_a_newer_schema_is_refused() {
     tokio::spawn(connection);
     let versions: Vec<i32> = client
         .query(
-            &format!("SELECT version FROM \"{schema}\".schema_migrations"),
+            &format!("SELECT version FROM \"{schema}\".schema_migrations ORDER BY version"),
             &[],
         )
         .await
@@ -176,7 +176,8 @@ async fn migrations_run_once_and_a_newer_schema_is_refused() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [paycode_store_postgres::SCHEMA_VERSION]);
+    let every_version: Vec<i32> = (1..=paycode_store_postgres::SCHEMA_VERSION).collect();
+    assert_eq!(versions, every_version, "each migration applied once");
     client
         .execute(
             &format!("INSERT INTO \"{schema}\".schema_migrations (version) VALUES (999)"),
@@ -358,5 +359,47 @@ async fn nodes_starting_together_on_a_new_schema_all_connect() {
         owner.head().await.unwrap(),
         ack.position,
         "one schema, one log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lease_is_held_by_one_node_until_it_expires() {
+    let Some(url) = url() else { return };
+    let node_a = TestStore::fresh(url.clone()).await;
+    let a = node_a.inner();
+    let b = PostgresStore::connect(&url, a.schema())
+        .await
+        .expect("node b connects");
+    let live = Duration::from_secs(60);
+    assert!(
+        a.acquire(3, "node-a", live).await.expect("acquire"),
+        "a free partition is taken"
+    );
+    assert!(
+        !b.acquire(3, "node-b", live).await.expect("acquire"),
+        "a live lease is refused to another node"
+    );
+    assert!(
+        a.acquire(3, "node-a", live).await.expect("renew"),
+        "the holder renews"
+    );
+    assert!(
+        b.acquire(4, "node-b", live).await.expect("acquire"),
+        "other partitions stay free"
+    );
+    // A lease of zero seconds has expired by the next transaction (the
+    // database's clock decides), so no test waits on the wall clock.
+    assert!(
+        a.acquire(5, "node-a", Duration::ZERO)
+            .await
+            .expect("acquire")
+    );
+    assert!(
+        b.acquire(5, "node-b", live).await.expect("acquire"),
+        "an expired lease passes to another node"
+    );
+    assert!(
+        !a.acquire(5, "node-a", live).await.expect("acquire"),
+        "and the old holder has lost it"
     );
 }

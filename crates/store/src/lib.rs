@@ -10,6 +10,7 @@
 pub mod conformance;
 mod error;
 mod event;
+mod lease;
 mod stream_name;
 mod subscription;
 
@@ -19,6 +20,7 @@ pub use error::StoreError;
 pub use event::{
     Appended, ExpectedVersion, MAX_EVENT_BYTES, NewEvent, RecordedEvent, check_append,
 };
+pub use lease::{Leases, PARTITIONS, SingleNode, partition_of};
 pub use stream_name::{MAX_STREAM_NAME_BYTES, StreamName};
 pub use subscription::{SUBSCRIPTION_PAGE, Subscription};
 

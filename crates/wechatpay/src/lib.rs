@@ -3,12 +3,16 @@
 //! and the mapping of every documented code to a neutral answer of
 //! `paycode-provider`.
 //!
-//! What it is not: a bill parser (it returns the bill bytes as downloaded)
-//! nor a payment process (polling, deadlines and reversal retries belong to
+//! `bill.rs` parses the daily trade bill the client downloads (the download
+//! itself returns the bytes as received) into this crate's own row types.
+//!
+//! What it is not: a reconciliation (matching is `paycode-reconcile`'s, and
+//! this crate does not depend on it) nor a payment process (polling, deadlines and reversal retries belong to
 //! the application). Wire field names stay inside this crate.
 //!
 //! Read first: `client.rs` (the calls), then `response.rs` (the mapping).
 
+pub mod bill;
 pub mod client;
 pub mod codes;
 pub mod response;

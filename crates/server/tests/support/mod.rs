@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test file uses a different part of the harness
 
+pub mod cluster;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -38,7 +40,7 @@ fn sha(text: &str) -> String {
     paycode_server::config::sha256_hex(text.as_bytes())
 }
 
-fn config(sim_base: &str) -> Config {
+pub fn config(sim_base: &str) -> Config {
     let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/keys");
     let text = format!(
         r#"

@@ -1,0 +1,279 @@
+//! A provider's bill, downloaded or given as a file, parsed by its client
+//! crate and converted into the neutral lines of `paycode-reconcile`.
+//!
+//! The client crates know the file formats and produce their own rows; this
+//! module knows what each row means for matching (which amount is compared,
+//! which is summed, what a state says) and nothing about layouts.
+
+use paycode_alipay::bill as alipay;
+use paycode_domain::{Amount, BillSource, Money, Provider};
+use paycode_provider::{BillAnswer, BillEncoding};
+use paycode_reconcile::{Bill, BillLine, BillSummary, LineKind, LineStatus, RefNo};
+use paycode_wechatpay::bill as wechat;
+
+use super::ReconciliationError;
+
+/// The bill a run reconciles, as it reached paycode.
+#[derive(Debug, Clone)]
+pub enum BillInput {
+    /// What the provider's download answered (a file or "no bill").
+    Downloaded(BillAnswer),
+    /// A file an operator gives (`paycode reconcile --file`): a WeChat text
+    /// (or gzip, or the XML "No Bill Exist" answer) or an Alipay zip.
+    File { name: String, bytes: Vec<u8> },
+}
+
+/// A bill ready for matching, with what the run records about it.
+#[derive(Debug, Clone)]
+pub(crate) struct ParsedBill {
+    pub bill: Bill,
+    /// SHA-256 (hex) of the bytes; `None` for "no bill".
+    pub sha256: Option<String>,
+    pub source: BillSource,
+}
+
+/// Parses `input` as `provider`'s bill. An empty day (WeChat "No Bill
+/// Exist", an Alipay file without rows) is an empty bill, not an error.
+pub(crate) fn parse(
+    provider: Provider,
+    input: BillInput,
+) -> Result<ParsedBill, ReconciliationError> {
+    let (answer, source) = match input {
+        BillInput::Downloaded(answer) => (answer, BillSource::Download),
+        BillInput::File { name, bytes } => {
+            (file_answer(provider, bytes)?, BillSource::File { name })
+        }
+    };
+    let file = match answer {
+        BillAnswer::NoBill(_) => {
+            return Ok(ParsedBill {
+                bill: Bill::default(),
+                sha256: None,
+                source,
+            });
+        }
+        BillAnswer::File(file) => file,
+    };
+    let sha256 = Some(hex(ring::digest::digest(
+        &ring::digest::SHA256,
+        &file.bytes,
+    )
+    .as_ref()));
+    let bill = match (provider, file.encoding) {
+        (Provider::Wechatpay, BillEncoding::Text | BillEncoding::Gzip) => {
+            let gzip = file.encoding == BillEncoding::Gzip;
+            wechat_bill(&wechat::parse(&wechat::decode(&file.bytes, gzip)?)?)?
+        }
+        (Provider::Alipay, BillEncoding::Zip) => alipay_bill(&alipay::parse_zip(&file.bytes)?)?,
+        (Provider::Wechatpay, BillEncoding::Zip)
+        | (Provider::Alipay, BillEncoding::Text | BillEncoding::Gzip) => {
+            return Err(ReconciliationError::WrongBillEncoding { provider });
+        }
+    };
+    Ok(ParsedBill {
+        bill,
+        sha256,
+        source,
+    })
+}
+
+/// A file read from disk, classified as the download would have been.
+fn file_answer(provider: Provider, bytes: Vec<u8>) -> Result<BillAnswer, ReconciliationError> {
+    match provider {
+        Provider::Wechatpay => paycode_wechatpay::response::map_bill(bytes).map_err(|e| {
+            ReconciliationError::Download {
+                provider,
+                source: e,
+            }
+        }),
+        Provider::Alipay => Ok(BillAnswer::File(paycode_provider::BillFile {
+            bytes,
+            encoding: BillEncoding::Zip,
+        })),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn bad(line: u64, reason: impl Into<String>) -> ReconciliationError {
+    ReconciliationError::BadBillLine {
+        line,
+        reason: reason.into(),
+    }
+}
+
+fn money(fen: i64, line: u64, what: &str) -> Result<Money, ReconciliationError> {
+    Money::from_fen(fen).map_err(|e| bad(line, format!("{what}: {e}")))
+}
+
+fn amount(fen: i64, line: u64, what: &str) -> Result<Amount, ReconciliationError> {
+    Amount::from_fen(fen).ok_or_else(|| bad(line, format!("{what} is negative")))
+}
+
+fn reference(text: &str, line: u64) -> Result<RefNo, ReconciliationError> {
+    RefNo::parse(text).map_err(|e| bad(line, e.to_string()))
+}
+
+fn optional_reference(text: &str, line: u64) -> Result<Option<RefNo>, ReconciliationError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    reference(text, line).map(Some)
+}
+
+/// The amount summed by the summary, when it differs from the compared one.
+fn settled(
+    settled_fen: i64,
+    compared: Money,
+    line: u64,
+) -> Result<Option<Amount>, ReconciliationError> {
+    if settled_fen == compared.to_fen() {
+        return Ok(None);
+    }
+    amount(settled_fen, line, "the settled amount").map(Some)
+}
+
+fn wechat_bill(parsed: &wechat::Bill) -> Result<Bill, ReconciliationError> {
+    let lines = parsed
+        .rows
+        .iter()
+        .map(wechat_line)
+        .collect::<Result<Vec<_>, _>>()?;
+    let s = &parsed.summary;
+    let total = |fen: Option<i64>, what| fen.map(|f| amount(f, 0, what)).transpose();
+    Ok(Bill {
+        lines,
+        summary: BillSummary {
+            line_count: Some(s.trade_count),
+            payment_count: None,
+            refund_count: None,
+            paid_total: total(s.settlement_total_fen, "应结订单总金额")?,
+            refund_total: total(s.refund_total_fen, "退款总金额")?,
+        },
+    })
+}
+
+fn wechat_line(row: &wechat::BillRow) -> Result<BillLine, ReconciliationError> {
+    let line = row.line;
+    let (kind, amount_fen, out_refund_no, status) = match row.trade_state.as_str() {
+        "SUCCESS" => (
+            LineKind::Payment,
+            row.total_fen
+                .filter(|f| *f > 0)
+                .unwrap_or(row.settlement_fen),
+            None,
+            LineStatus::Succeeded,
+        ),
+        "REFUND" => {
+            let number = row
+                .out_refund_no
+                .as_deref()
+                .ok_or_else(|| bad(line, "a REFUND row without 商户退款单号"))?;
+            let status = match row.refund_status.as_str() {
+                "SUCCESS" => LineStatus::Succeeded,
+                "PROCESSING" => LineStatus::Processing,
+                _ => LineStatus::Failed,
+            };
+            (
+                LineKind::Refund,
+                row.refund_fen,
+                Some(reference(number, line)?),
+                status,
+            )
+        }
+        // Whether a REVOKED row fills the refund columns is unconfirmed: take
+        // whichever amount it has.
+        "REVOKED" => (
+            LineKind::Reversal,
+            [
+                row.refund_fen,
+                row.total_fen.unwrap_or(0),
+                row.settlement_fen,
+            ]
+            .into_iter()
+            .find(|f| *f > 0)
+            .unwrap_or(0),
+            row.out_refund_no
+                .as_deref()
+                .map(|n| reference(n, line))
+                .transpose()?,
+            LineStatus::Succeeded,
+        ),
+        other => return Err(bad(line, format!("unknown 交易状态 {other:?}"))),
+    };
+    let compared = money(amount_fen, line, "the amount")?;
+    let settled_amount = match kind {
+        LineKind::Payment => settled(row.settlement_fen, compared, line)?,
+        LineKind::Refund | LineKind::Reversal => None,
+    };
+    let raw_status = match kind {
+        LineKind::Payment => row.trade_state.clone(),
+        LineKind::Refund | LineKind::Reversal => {
+            format!("{} {}", row.trade_state, row.refund_status)
+        }
+    };
+    Ok(BillLine {
+        line,
+        kind,
+        out_trade_no: reference(&row.out_trade_no, line)?,
+        provider_trade_no: optional_reference(&row.transaction_id, line)?,
+        out_refund_no,
+        amount: compared,
+        settled_amount,
+        time: row.time,
+        status,
+        raw_status: raw_status.trim().to_owned(),
+    })
+}
+
+fn alipay_bill(parsed: &alipay::Bill) -> Result<Bill, ReconciliationError> {
+    let lines = parsed
+        .rows
+        .iter()
+        .map(alipay_line)
+        .collect::<Result<Vec<_>, _>>()?;
+    let s = &parsed.summary;
+    Ok(Bill {
+        lines,
+        summary: BillSummary {
+            line_count: None,
+            payment_count: Some(s.payment_count),
+            refund_count: Some(s.refund_count),
+            paid_total: Some(amount(s.payment_received_fen, 0, "交易合计")?),
+            refund_total: Some(amount(-s.refund_received_fen, 0, "退款合计 (as a refund)")?),
+        },
+    })
+}
+
+fn alipay_line(row: &alipay::BillRow) -> Result<BillLine, ReconciliationError> {
+    let line = row.line;
+    // Refund rows print negative amounts; the line's kind carries the direction.
+    let (kind, sign) = match row.business_type.as_str() {
+        "交易" => (LineKind::Payment, 1),
+        "退款" => (LineKind::Refund, -1),
+        other => return Err(bad(line, format!("unknown 业务类型 {other:?}"))),
+    };
+    let compared = money(sign * row.order_fen, line, "订单金额")?;
+    let out_refund_no = match kind {
+        LineKind::Refund => row
+            .refund_request_no
+            .as_deref()
+            .map(|n| reference(n, line))
+            .transpose()?,
+        LineKind::Payment | LineKind::Reversal => None,
+    };
+    Ok(BillLine {
+        line,
+        kind,
+        out_trade_no: reference(&row.out_trade_no, line)?,
+        provider_trade_no: optional_reference(&row.trade_no, line)?,
+        out_refund_no,
+        amount: compared,
+        settled_amount: settled(sign * row.received_fen, compared, line)?,
+        time: row.finished_at,
+        status: LineStatus::Succeeded,
+        raw_status: row.business_type.clone(),
+    })
+}

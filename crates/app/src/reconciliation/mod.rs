@@ -1,0 +1,504 @@
+//! Reconciliation runs: a provider's bill for one merchant and Beijing day,
+//! matched against paycode's ledger by `paycode-reconcile`, recorded as
+//! events in the run's own stream (`recon-{provider}-{merchant}-{yyyymmdd}`),
+//! and read back as the day's report.
+//!
+//! A run appends one atomic batch: `ReconciliationStarted` (with the bill's
+//! SHA-256), one `DiscrepancyFound` per discrepancy not yet recorded on that
+//! stream (by its deterministic id), and `ReconciliationCompleted` (counts,
+//! the ids of every discrepancy of this run, the items carried to the next
+//! day). A rerun whose bill digest and result equal the latest run's appends
+//! nothing; a rerun that differs (a corrected bill, ledger events that came
+//! late) appends a new started/completed pair and only the discrepancies it
+//! is the first to find. A bill that cannot be parsed appends nothing.
+//!
+//! The report is read from the stream: the latest run's figures and its
+//! discrepancies, each with its resolution when an operator recorded one.
+//! The back office's read model will come with the projections; until then
+//! [`Reconciler::list_reports`] scans the log.
+
+mod bills;
+mod ledger;
+mod report;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use paycode_domain::{
+    CarriedItem, CarriedPart, DiscrepancyFound, DiscrepancyResolved, MerchantId, Provider,
+    ReconciliationCompleted, ReconciliationEvent, ReconciliationStarted, ResolutionOutcome,
+    ResolutionRejected, RunFigures, RunLog, reconciliation::decide_resolution,
+    reconciliation_stream,
+};
+use paycode_provider::ProviderError;
+use paycode_reconcile::{Config, Figures, Item, ReconcileError, Report, Scope, Subject};
+use paycode_store::{EventStore, ExpectedVersion, NewEvent, StoreError, StreamName};
+
+use crate::clock::{Clock, IdSource};
+use crate::orders::AppError;
+use crate::process::ProviderDirectory;
+use crate::replay::project_orders;
+
+pub use bills::BillInput;
+pub use report::{DayReport, DiscrepancyView};
+
+/// Events read per call while loading a run stream: a day has at most a few
+/// thousand discrepancies.
+const LOAD_PAGE: usize = 1_000;
+
+/// How often a resolution is decided again after losing a race.
+const MAX_CONFLICT_RETRIES: usize = 8;
+
+/// Why a run, a report or a resolution did not happen. Nothing is appended
+/// in any of these cases.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconciliationError {
+    /// The WeChat bill is not a whole, well-formed bill. The parser's error
+    /// is the message, not a source, so it is printed once.
+    #[error("the WeChat Pay bill cannot be read: {0}")]
+    WechatBill(paycode_wechatpay::bill::BillError),
+    /// The Alipay bill is not a whole, well-formed bill.
+    #[error("the Alipay bill cannot be read: {0}")]
+    AlipayBill(paycode_alipay::bill::BillError),
+    /// A row parsed but does not make sense as a bill line.
+    #[error("bill line {line}: {reason}")]
+    BadBillLine { line: u64, reason: String },
+    #[error("a {provider} bill cannot come in that encoding")]
+    WrongBillEncoding { provider: Provider },
+    /// The download failed: try again later.
+    #[error("downloading the {provider} bill failed")]
+    Download {
+        provider: Provider,
+        #[source]
+        source: ProviderError,
+    },
+    #[error("merchant {merchant} has no {provider} account configured")]
+    ProviderNotConfigured {
+        merchant: MerchantId,
+        provider: Provider,
+    },
+    /// The matching refused its input: a bug in the conversion or projection.
+    #[error(transparent)]
+    Matching(#[from] ReconcileError),
+    /// An operator's resolution was refused: tell them the rule's code.
+    #[error(transparent)]
+    Rejected(#[from] ResolutionRejected),
+    /// Another run or resolution of the same day was appended meanwhile.
+    #[error("the run stream {stream} changed concurrently; run again")]
+    Contended { stream: String },
+    #[error("run stream {stream} is corrupt: {reason}")]
+    Corrupt { stream: String, reason: String },
+    #[error(transparent)]
+    Orders(#[from] AppError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<paycode_wechatpay::bill::BillError> for ReconciliationError {
+    fn from(error: paycode_wechatpay::bill::BillError) -> Self {
+        ReconciliationError::WechatBill(error)
+    }
+}
+
+impl From<paycode_alipay::bill::BillError> for ReconciliationError {
+    fn from(error: paycode_alipay::bill::BillError) -> Self {
+        ReconciliationError::AlipayBill(error)
+    }
+}
+
+/// What one run is about.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub provider: Provider,
+    pub merchant: MerchantId,
+    pub day: NaiveDate,
+    pub bill: BillInput,
+    /// The operator who asked, if any.
+    pub by: Option<String>,
+}
+
+/// The result of [`Reconciler::run_day`].
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// The matching's full result (matched items included).
+    pub matched: Report,
+    /// The day's report as read back from the stream.
+    pub report: DayReport,
+    /// Whether this run appended events (false: identical to the latest run).
+    pub appended: bool,
+    /// Discrepancies this run recorded for the first time.
+    pub new_discrepancies: usize,
+}
+
+/// Runs, reads and resolves reconciliations against the event store.
+#[derive(Debug, Clone)]
+pub struct Reconciler {
+    store: Arc<dyn EventStore>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdSource>,
+    config: Config,
+}
+
+impl Reconciler {
+    pub fn new(store: Arc<dyn EventStore>, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> Self {
+        Reconciler {
+            store,
+            clock,
+            ids,
+            config: Config::default(),
+        }
+    }
+
+    /// Downloads the day's bill through the merchant's provider client.
+    pub async fn download(
+        providers: &ProviderDirectory,
+        merchant: &MerchantId,
+        provider: Provider,
+        day: NaiveDate,
+    ) -> Result<BillInput, ReconciliationError> {
+        let client = providers.get(merchant, provider).ok_or(
+            ReconciliationError::ProviderNotConfigured {
+                merchant: merchant.clone(),
+                provider,
+            },
+        )?;
+        let answer = client
+            .download_bill(day)
+            .await
+            .map_err(|source| ReconciliationError::Download { provider, source })?;
+        Ok(BillInput::Downloaded(answer))
+    }
+
+    /// Parses the bill, matches it against the ledger, and records the run.
+    pub async fn run_day(&self, request: RunRequest) -> Result<RunOutcome, ReconciliationError> {
+        let scope = Scope {
+            provider: request.provider,
+            merchant: request.merchant.clone(),
+            day: request.day,
+        };
+        let parsed = bills::parse(scope.provider, request.bill)?;
+        let orders = project_orders(self.store.as_ref()).await?;
+        let previous = match scope.day.pred_opt() {
+            Some(day) => self.load(scope.provider, &scope.merchant, day).await?.1,
+            None => RunLog::default(),
+        };
+        let carried_items = previous
+            .latest()
+            .map(|run| run.completed.carried_over.clone())
+            .unwrap_or_default();
+        let carried = ledger::carried_in(&orders, &scope.merchant, scope.provider, &carried_items)?;
+        let on_bill: HashSet<&str> = parsed
+            .bill
+            .lines
+            .iter()
+            .map(|l| l.out_trade_no.as_str())
+            .collect();
+        let entries = ledger::entries_for_day(
+            &orders,
+            &scope.merchant,
+            scope.provider,
+            scope.day,
+            &on_bill,
+        )?;
+        let matched =
+            paycode_reconcile::reconcile(&scope, &parsed.bill, &entries, &carried, &self.config)?;
+        let (stream, log) = self
+            .load(scope.provider, &scope.merchant, scope.day)
+            .await?;
+        let run = RunFacts {
+            scope: &scope,
+            sha256: parsed.sha256,
+            source: parsed.source,
+            bill_lines: parsed.bill.lines.len(),
+            ledger_entries: entries.len(),
+            carried_in: carried.len(),
+            by: request.by,
+        };
+        let events = run.events(&log, &matched, self.clock.now());
+        let new_discrepancies = events
+            .iter()
+            .filter(|e| matches!(e, ReconciliationEvent::DiscrepancyFound(_)))
+            .count();
+        let appended = !events.is_empty();
+        let mut log = log;
+        if appended {
+            self.append(&stream, log.version, &events).await?;
+            events.iter().for_each(|e| log.apply(e));
+        }
+        Ok(RunOutcome {
+            report: DayReport::from_log(&scope, stream.as_str(), &log),
+            matched,
+            appended,
+            new_discrepancies,
+        })
+    }
+
+    /// The day's report as recorded; `None` when the day was never run.
+    pub async fn report(
+        &self,
+        provider: Provider,
+        merchant: &MerchantId,
+        day: NaiveDate,
+    ) -> Result<Option<DayReport>, ReconciliationError> {
+        let (stream, log) = self.load(provider, merchant, day).await?;
+        let scope = Scope {
+            provider,
+            merchant: merchant.clone(),
+            day,
+        };
+        Ok(log
+            .latest()
+            .map(|_| DayReport::from_log(&scope, stream.as_str(), &log)))
+    }
+
+    /// Every recorded day's report, by stream name. Scans the whole log: a
+    /// stopgap until the reconciliation read model exists.
+    pub async fn list_reports(&self) -> Result<Vec<DayReport>, ReconciliationError> {
+        let mut scopes = BTreeMap::new();
+        let mut after = 0;
+        loop {
+            let page = self.store.read_all(after, 4_096).await?;
+            let Some(last) = page.last() else { break };
+            after = last.position;
+            for recorded in page
+                .iter()
+                .filter(|e| e.event_type == "ReconciliationStarted")
+            {
+                let event = decode(recorded)?;
+                if let ReconciliationEvent::ReconciliationStarted(s) = event {
+                    scopes.insert(
+                        recorded.stream.as_str().to_owned(),
+                        (s.provider, s.merchant, s.day),
+                    );
+                }
+            }
+        }
+        let mut reports = Vec::new();
+        for (provider, merchant, day) in scopes.into_values() {
+            if let Some(report) = self.report(provider, &merchant, day).await? {
+                reports.push(report);
+            }
+        }
+        Ok(reports)
+    }
+
+    /// Records an operator's resolution of one of the day's discrepancies.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn resolve_discrepancy(
+        &self,
+        provider: Provider,
+        merchant: &MerchantId,
+        day: NaiveDate,
+        id: &str,
+        outcome: ResolutionOutcome,
+        by: &str,
+        note: &str,
+    ) -> Result<DiscrepancyResolved, ReconciliationError> {
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let (stream, log) = self.load(provider, merchant, day).await?;
+            let resolved = decide_resolution(&log, id, outcome, by, note, self.clock.now())?;
+            let event = ReconciliationEvent::DiscrepancyResolved(resolved.clone());
+            match self.append(&stream, log.version, &[event]).await {
+                Ok(()) => return Ok(resolved),
+                Err(ReconciliationError::Contended { .. }) => continue,
+                Err(other) => return Err(other),
+            }
+        }
+        Err(ReconciliationError::Contended {
+            stream: reconciliation_stream(provider, merchant, day),
+        })
+    }
+
+    async fn load(
+        &self,
+        provider: Provider,
+        merchant: &MerchantId,
+        day: NaiveDate,
+    ) -> Result<(StreamName, RunLog), ReconciliationError> {
+        let name = reconciliation_stream(provider, merchant, day);
+        let stream = StreamName::parse(&name).map_err(|e| ReconciliationError::Corrupt {
+            stream: name.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut log = RunLog::default();
+        let mut from = 1;
+        loop {
+            let page = self.store.read_stream(&stream, from, LOAD_PAGE).await?;
+            let Some(last) = page.last() else {
+                return Ok((stream, log));
+            };
+            from = last.version + 1;
+            for recorded in &page {
+                log.apply(&decode(recorded)?);
+            }
+        }
+    }
+
+    async fn append(
+        &self,
+        stream: &StreamName,
+        version: u64,
+        events: &[ReconciliationEvent],
+    ) -> Result<(), ReconciliationError> {
+        let expected = match version {
+            0 => ExpectedVersion::NoStream,
+            n => ExpectedVersion::Exact(n),
+        };
+        let new = events
+            .iter()
+            .map(|event| {
+                let (event_type, type_version, data) = event.encode();
+                NewEvent {
+                    id: self.ids.new_id(),
+                    event_type: event_type.to_owned(),
+                    type_version,
+                    data,
+                    metadata: Vec::new(),
+                }
+            })
+            .collect();
+        match self.store.append(stream, expected, new).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::Conflict { .. }) => Err(ReconciliationError::Contended {
+                stream: stream.as_str().to_owned(),
+            }),
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+fn decode(
+    recorded: &paycode_store::RecordedEvent,
+) -> Result<ReconciliationEvent, ReconciliationError> {
+    ReconciliationEvent::decode(&recorded.event_type, recorded.type_version, &recorded.data)
+        .map_err(|e| ReconciliationError::Corrupt {
+            stream: recorded.stream.as_str().to_owned(),
+            reason: e.to_string(),
+        })
+}
+
+/// What a run records about itself besides the matching's result.
+struct RunFacts<'a> {
+    scope: &'a Scope,
+    sha256: Option<String>,
+    source: paycode_domain::BillSource,
+    bill_lines: usize,
+    ledger_entries: usize,
+    carried_in: usize,
+    by: Option<String>,
+}
+
+fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+fn figures(f: &Figures) -> RunFigures {
+    RunFigures {
+        payment_count: f.payment_count,
+        refund_count: f.refund_count,
+        paid_total: f.paid_total,
+        refund_total: f.refund_total,
+    }
+}
+
+fn subject(s: Subject) -> String {
+    match s {
+        Subject::Payment => "payment".to_owned(),
+        Subject::Reversal => "reversal".to_owned(),
+        Subject::Refund => "refund".to_owned(),
+        Subject::Summary(field) => format!("summary:{}", field.as_str()),
+    }
+}
+
+fn carried_items(report: &Report) -> Vec<CarriedItem> {
+    report
+        .carried_over
+        .iter()
+        .map(|c| CarriedItem {
+            order: c.entry.order.clone(),
+            out_trade_no: c.entry.out_trade_no.to_string(),
+            item: match &c.item {
+                Item::Payment => CarriedPart::Payment,
+                Item::Reversal => CarriedPart::Reversal,
+                Item::Refund(number) => CarriedPart::Refund {
+                    out_refund_no: number.to_string(),
+                },
+            },
+        })
+        .collect()
+}
+
+impl RunFacts<'_> {
+    /// The batch this run appends; empty when the latest run already says
+    /// the same about the same bill.
+    fn events(&self, log: &RunLog, report: &Report, at: DateTime<Utc>) -> Vec<ReconciliationEvent> {
+        let run = log.next_run();
+        let completed = ReconciliationCompleted {
+            run,
+            matched_payments: count(report.matched_payments.len()),
+            matched_refunds: count(report.matched_refunds.len()),
+            matched_reversals: count(report.matched_reversals.len()),
+            discrepancy_ids: report.discrepancies.iter().map(|d| d.id.clone()).collect(),
+            new_discrepancies: 0,
+            carried_over: carried_items(report),
+            bill: figures(&report.totals.bill),
+            ledger: figures(&report.totals.ledger),
+            at,
+        };
+        if let Some(latest) = log.latest() {
+            let same_result = ReconciliationCompleted {
+                run: latest.completed.run,
+                new_discrepancies: latest.completed.new_discrepancies,
+                at: latest.completed.at,
+                ..completed.clone()
+            } == latest.completed;
+            if same_result && latest.started.bill_sha256 == self.sha256 {
+                return Vec::new();
+            }
+        }
+        let found: Vec<ReconciliationEvent> = report
+            .discrepancies
+            .iter()
+            .filter(|d| !log.discrepancies.contains_key(&d.id))
+            .map(|d| {
+                ReconciliationEvent::DiscrepancyFound(DiscrepancyFound {
+                    run,
+                    id: d.id.clone(),
+                    kind: d.kind.code().to_owned(),
+                    subject: subject(d.subject),
+                    order: d.order.clone(),
+                    out_trade_no: d.out_trade_no.as_ref().map(ToString::to_string),
+                    out_refund_no: d.out_refund_no.as_ref().map(ToString::to_string),
+                    provider_trade_no: d.provider_trade_no.as_ref().map(ToString::to_string),
+                    bill_amount: d.bill_amount,
+                    ledger_amount: d.ledger_amount,
+                    bill_lines: d.bill_lines.clone(),
+                    detail: d.detail.clone(),
+                    at,
+                })
+            })
+            .collect();
+        let started = ReconciliationStarted {
+            run,
+            provider: self.scope.provider,
+            merchant: self.scope.merchant.clone(),
+            day: self.scope.day,
+            source: self.source.clone(),
+            bill_sha256: self.sha256.clone(),
+            bill_lines: count(self.bill_lines),
+            ledger_entries: count(self.ledger_entries),
+            carried_in: count(self.carried_in),
+            by: self.by.clone(),
+            at,
+        };
+        let completed = ReconciliationCompleted {
+            new_discrepancies: count(found.len()),
+            ..completed
+        };
+        let mut events = vec![ReconciliationEvent::ReconciliationStarted(started)];
+        events.extend(found);
+        events.push(ReconciliationEvent::ReconciliationCompleted(completed));
+        events
+    }
+}

@@ -1,0 +1,343 @@
+//! The back office's queries, each answered from one read transaction (one
+//! snapshot): the serving generation's pointer and its rows together.
+//!
+//! Filters are bound parameters; only generation numbers (integers read
+//! from our own pointer table) are formatted into SQL.
+
+use chrono::{DateTime, Utc};
+use paycode_domain::{Amount, MerchantId, OutTradeNo, order_stream};
+use rusqlite::types::Value;
+use rusqlite::{Row, Transaction, params_from_iter};
+use serde::{Deserialize, Serialize};
+
+use crate::db::{checkpoint, current, instant, millis};
+use crate::error::ProjectionError;
+use crate::views::{AttentionView, DailyTotalView, OrderPage, OrderView, RefundView};
+use crate::{Projection, ReadModels};
+
+/// The most rows one query returns: a page is for a person to read, and the
+/// bound keeps one request from scanning a million rows into memory.
+pub const MAX_PAGE: usize = 500;
+
+/// How to find one order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderKey {
+    Id(String),
+    /// The order's stream name (`order-{merchant}-{out_trade_no}`).
+    Stream(String),
+    MerchantOrder {
+        merchant: String,
+        out_trade_no: String,
+    },
+}
+
+/// Which orders a list returns; `None` fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    pub merchant: Option<String>,
+    pub status: Option<String>,
+    pub provider: Option<String>,
+    /// Created at or after.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub created_to: Option<DateTime<Utc>>,
+    pub amount_min: Option<Amount>,
+    pub amount_max: Option<Amount>,
+    pub needs_attention: Option<bool>,
+}
+
+/// Where a page of orders continues: the last row's sort key (newest first,
+/// by creation time then order id). The server encodes it into an opaque cursor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageAfter {
+    pub created_ms: i64,
+    pub order_id: String,
+}
+
+const ORDER_COLUMNS: &str = "stream, order_id, merchant, out_trade_no, status, provider, \
+     amount_fen, refunded_fen, subject, store_id, terminal_id, provider_order_no, \
+     provider_trade_no, created_ms, paid_ms, updated_ms, needs_attention, state";
+
+impl ReadModels {
+    pub async fn order(&self, key: OrderKey) -> Result<Option<OrderView>, ProjectionError> {
+        self.read(move |tx| {
+            let (g, as_of) = serving(tx, Projection::Orders)?;
+            let (clause, args) = match key {
+                OrderKey::Id(id) => ("order_id = ?1", vec![Value::Text(id)]),
+                OrderKey::Stream(stream) => ("stream = ?1", vec![Value::Text(stream)]),
+                OrderKey::MerchantOrder {
+                    merchant,
+                    out_trade_no,
+                } => {
+                    // By the stream name, the table's primary key; ids that
+                    // do not parse name no order.
+                    let (Ok(m), Ok(o)) = (
+                        MerchantId::parse(&merchant),
+                        OutTradeNo::parse(&out_trade_no),
+                    ) else {
+                        return Ok(None);
+                    };
+                    ("stream = ?1", vec![Value::Text(order_stream(&m, &o))])
+                }
+            };
+            let sql = format!("SELECT {ORDER_COLUMNS} FROM orders_g{g} WHERE {clause}");
+            // `prepare_cached`: lookups repeat the same few statements.
+            let mut rows = tx
+                .prepare_cached(&sql)?
+                .query_map(params_from_iter(args), |row| order_row(row, as_of))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows.pop())
+        })
+        .await
+    }
+
+    /// One page of orders matching `filter`, newest first, after `after`.
+    pub async fn orders(
+        &self,
+        filter: OrderFilter,
+        after: Option<PageAfter>,
+        limit: usize,
+    ) -> Result<OrderPage, ProjectionError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        self.read(move |tx| {
+            let (g, as_of) = serving(tx, Projection::Orders)?;
+            let (mut clauses, mut args) = order_filter(&filter);
+            if let Some(after) = after {
+                args.push(Value::Integer(after.created_ms));
+                args.push(Value::Text(after.order_id));
+                let (ms, id) = (args.len() - 1, args.len());
+                clauses.push(format!(
+                    "(created_ms < ?{ms} OR (created_ms = ?{ms} AND order_id < ?{id}))"
+                ));
+            }
+            let index = if filter.merchant.is_some() {
+                "merchant"
+            } else {
+                "created"
+            };
+            let sql = format!(
+                "SELECT {ORDER_COLUMNS} FROM orders_g{g} INDEXED BY orders_g{g}_{index} WHERE {}
+                 ORDER BY created_ms DESC, order_id DESC LIMIT {}",
+                where_clause(&clauses),
+                limit + 1
+            );
+            let mut orders = tx
+                .prepare(&sql)?
+                .query_map(params_from_iter(args), |row| order_row(row, as_of))?
+                .collect::<Result<Vec<_>, _>>()?;
+            let next = (orders.len() > limit)
+                .then(|| {
+                    orders.truncate(limit);
+                    orders.last().map(|o| PageAfter {
+                        created_ms: millis(o.created_at),
+                        order_id: o.order_id.clone(),
+                    })
+                })
+                .flatten();
+            Ok(OrderPage { orders, next })
+        })
+        .await
+    }
+
+    /// Refunds, newest first; of one merchant, and of one order when given.
+    pub async fn refunds(
+        &self,
+        merchant: Option<String>,
+        out_trade_no: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<RefundView>, ProjectionError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        self.read(move |tx| {
+            let (g, _) = serving(tx, Projection::Orders)?;
+            let (clauses, args) = equal_filters(&[("merchant", merchant), ("out_trade_no", out_trade_no)]);
+            let sql = format!(
+                "SELECT order_id, merchant, out_trade_no, out_refund_no, provider, amount_fen, state,
+                        provider_refund_id, reason, requested_by, requested_ms, updated_ms
+                 FROM refunds_g{g} WHERE {} ORDER BY requested_ms DESC, out_refund_no LIMIT {limit}",
+                where_clause(&clauses)
+            );
+            let mut statement = tx.prepare(&sql)?;
+            let rows = statement.query_map(params_from_iter(args), |row| {
+                Ok(RefundView {
+                    order_id: row.get(0)?,
+                    merchant: row.get(1)?,
+                    out_trade_no: row.get(2)?,
+                    out_refund_no: row.get(3)?,
+                    provider: row.get(4)?,
+                    amount: amount(row, 5)?,
+                    state: row.get(6)?,
+                    provider_refund_id: row.get(7)?,
+                    reason: row.get(8)?,
+                    requested_by: row.get(9)?,
+                    requested_at: instant(row.get(10)?),
+                    updated_at: instant(row.get(11)?),
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// The manual-intervention queue, oldest first.
+    pub async fn attention(
+        &self,
+        merchant: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<AttentionView>, ProjectionError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        self.read(move |tx| {
+            let (g, _) = serving(tx, Projection::Orders)?;
+            let (clauses, args) = equal_filters(&[("merchant", merchant)]);
+            let sql = format!(
+                "SELECT order_id, merchant, out_trade_no, provider, amount_fen, status, abandon_reason,
+                        reversal_reason, reversal_attempts, since_ms, last_code, last_message
+                 FROM attention_g{g} WHERE {} ORDER BY since_ms, order_id LIMIT {limit}",
+                where_clause(&clauses)
+            );
+            let mut statement = tx.prepare(&sql)?;
+            let rows = statement.query_map(params_from_iter(args), |row| {
+                Ok(AttentionView {
+                    order_id: row.get(0)?,
+                    merchant: row.get(1)?,
+                    out_trade_no: row.get(2)?,
+                    provider: row.get(3)?,
+                    amount: amount(row, 4)?,
+                    status: row.get(5)?,
+                    abandon_reason: row.get(6)?,
+                    reversal_reason: row.get(7)?,
+                    reversal_attempts: row.get(8)?,
+                    since: instant(row.get(9)?),
+                    last_code: row.get(10)?,
+                    last_message: row.get(11)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Daily totals by day, merchant and provider; days are Beijing days
+    /// `YYYY-MM-DD`, `from` and `to` inclusive.
+    pub async fn daily_totals(
+        &self,
+        merchant: Option<String>,
+        from: Option<String>,
+        to: Option<String>,
+    ) -> Result<Vec<DailyTotalView>, ProjectionError> {
+        self.read(move |tx| {
+            let (g, _) = serving(tx, Projection::DailyTotals)?;
+            let (mut clauses, mut args) = equal_filters(&[("merchant", merchant)]);
+            for (op, day) in [(">=", from), ("<=", to)] {
+                if let Some(day) = day {
+                    args.push(Value::Text(day));
+                    clauses.push(format!("day {op} ?{}", args.len()));
+                }
+            }
+            let sql = format!(
+                "SELECT merchant, provider, day, paid_count, paid_fen, refunded_fen, reversed_count,
+                        reversed_fen
+                 FROM daily_g{g} WHERE {} ORDER BY day, merchant, provider LIMIT {MAX_PAGE}",
+                where_clause(&clauses)
+            );
+            let mut statement = tx.prepare(&sql)?;
+            let rows = statement.query_map(params_from_iter(args), |row| {
+                Ok(DailyTotalView {
+                    merchant: row.get(0)?,
+                    provider: row.get(1)?,
+                    day: row.get(2)?,
+                    paid_count: row.get(3)?,
+                    paid: amount(row, 4)?,
+                    refunded: amount(row, 5)?,
+                    reversed_count: row.get(6)?,
+                    reversed: amount(row, 7)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+}
+
+/// The serving generation of a projection and its checkpoint.
+fn serving(tx: &Transaction<'_>, projection: Projection) -> Result<(u64, u64), ProjectionError> {
+    let g = current(tx, projection)?.unwrap_or(0);
+    Ok((g, checkpoint(tx, projection, g)?))
+}
+
+fn where_clause(clauses: &[String]) -> String {
+    if clauses.is_empty() {
+        "1 = 1".to_owned()
+    } else {
+        clauses.join(" AND ")
+    }
+}
+
+fn equal_filters(filters: &[(&str, Option<String>)]) -> (Vec<String>, Vec<Value>) {
+    let mut clauses = Vec::new();
+    let mut args = Vec::new();
+    for (column, value) in filters {
+        if let Some(value) = value {
+            args.push(Value::Text(value.clone()));
+            clauses.push(format!("{column} = ?{}", args.len()));
+        }
+    }
+    (clauses, args)
+}
+
+fn order_filter(filter: &OrderFilter) -> (Vec<String>, Vec<Value>) {
+    let (mut clauses, mut args) = equal_filters(&[
+        ("merchant", filter.merchant.clone()),
+        ("status", filter.status.clone()),
+        ("provider", filter.provider.clone()),
+    ]);
+    let ranges = [
+        ("created_ms >=", filter.created_from.map(millis)),
+        ("created_ms <", filter.created_to.map(millis)),
+        ("amount_fen >=", filter.amount_min.map(Amount::to_fen)),
+        ("amount_fen <=", filter.amount_max.map(Amount::to_fen)),
+        ("needs_attention =", filter.needs_attention.map(i64::from)),
+    ];
+    for (test, value) in ranges {
+        if let Some(value) = value {
+            args.push(Value::Integer(value));
+            clauses.push(format!("{test} ?{}", args.len()));
+        }
+    }
+    (clauses, args)
+}
+
+fn amount(row: &Row<'_>, index: usize) -> rusqlite::Result<Amount> {
+    let fen: i64 = row.get(index)?;
+    Amount::from_fen(fen).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Integer,
+            "negative amount".into(),
+        )
+    })
+}
+
+fn order_row(row: &Row<'_>, as_of: u64) -> rusqlite::Result<OrderView> {
+    let state: String = row.get(17)?;
+    Ok(OrderView {
+        stream: row.get(0)?,
+        order_id: row.get(1)?,
+        merchant: row.get(2)?,
+        out_trade_no: row.get(3)?,
+        status: row.get(4)?,
+        provider: row.get(5)?,
+        amount: amount(row, 6)?,
+        refunded: amount(row, 7)?,
+        subject: row.get(8)?,
+        store_id: row.get(9)?,
+        terminal_id: row.get(10)?,
+        provider_order_no: row.get(11)?,
+        provider_trade_no: row.get(12)?,
+        created_at: instant(row.get(13)?),
+        paid_at: row.get::<_, Option<i64>>(14)?.map(instant),
+        updated_at: instant(row.get(15)?),
+        needs_attention: row.get(16)?,
+        as_of,
+        state: serde_json::from_str(&state).ok().map(Box::new),
+    })
+}

@@ -1,0 +1,466 @@
+//! The back office's GraphQL schema: queries answered from the read models,
+//! mutations through the payment process (each waits, bounded, for the read
+//! models to reach its write), and a subscription to order updates.
+//!
+//! Every resolver starts from the request's [`Principal`]: the role gate
+//! first, then the merchant scope, so no answer (nested fields, cursors and
+//! subscriptions included) ever holds another merchant's data.
+
+use std::time::Duration;
+
+use async_graphql::{Context, Object, Subscription};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::Stream;
+use paycode_app::{NewRefund, OrderService};
+use paycode_domain::{
+    ManualOutcome, ManualReversalReason, MerchantId, Money, OrderCommand, OutRefundNo, OutTradeNo,
+};
+use paycode_projections::{OrderFilter, OrderKey, PageAfter, Projection};
+use serde::{Deserialize, Serialize};
+
+use super::BackOffice;
+use super::auth::{Principal, Role};
+use super::error::{BackOfficeError, GqlResult, OrGraphql as _};
+use super::types::{
+    DailyTotal, ManualIntervention, ManualOutcomeKind, Order, OrderFilterInput, OrderPage,
+    OrderStatus, ProjectionState, Refund, WriteResult,
+};
+
+/// The page size when the client names none.
+const DEFAULT_PAGE: i32 = 50;
+/// How long a mutation waits for the read models to reach its write before
+/// answering with `projected: false`: the runner applies a write within
+/// milliseconds, so this only matters when it is stuck.
+const WRITE_WAIT: Duration = Duration::from_secs(5);
+
+fn principal<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a Principal> {
+    ctx.data::<Principal>()
+        .map_err(|_| BackOfficeError::Unauthenticated.into_graphql())
+}
+
+/// A reader: any role.
+fn reader<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a Principal> {
+    let p = principal(ctx)?;
+    p.require(Role::Viewer).gql()?;
+    Ok(p)
+}
+
+fn office<'a>(ctx: &'a Context<'_>) -> &'a BackOffice {
+    ctx.data_unchecked::<BackOffice>()
+}
+
+fn bad(message: impl Into<String>) -> async_graphql::Error {
+    BackOfficeError::BadInput(message.into()).into_graphql()
+}
+
+fn limit(first: Option<i32>) -> GqlResult<usize> {
+    let first = first.unwrap_or(DEFAULT_PAGE);
+    usize::try_from(first)
+        .ok()
+        .filter(|n| (1..=paycode_projections::MAX_PAGE).contains(n))
+        .ok_or_else(|| {
+            bad(format!(
+                "first must be 1 to {}",
+                paycode_projections::MAX_PAGE
+            ))
+        })
+}
+
+/// What an opaque cursor holds: where the page continues, bound to the
+/// caller's scope and the query's merchant filter. A cursor made under
+/// another scope or filter is refused, so it can never widen a query.
+#[derive(Debug, Serialize, Deserialize)]
+struct Cursor {
+    scope: String,
+    merchant: Option<String>,
+    after: PageAfter,
+}
+
+fn encode_cursor(cursor: &Cursor) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(cursor).unwrap_or_default())
+}
+
+fn decode_cursor(text: &str, scope: &str, merchant: &Option<String>) -> GqlResult<PageAfter> {
+    let cursor: Cursor = URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| bad("the cursor is not one this API issued"))?;
+    if cursor.scope != scope || &cursor.merchant != merchant {
+        return Err(bad("the cursor belongs to another query"));
+    }
+    Ok(cursor.after)
+}
+
+fn amount(text: Option<String>) -> GqlResult<Option<paycode_domain::Amount>> {
+    text.map(|t| {
+        Money::parse(&t)
+            .map(Money::amount)
+            .map_err(|e| bad(e.to_string()))
+    })
+    .transpose()
+}
+
+fn day(text: Option<String>) -> GqlResult<Option<String>> {
+    match text {
+        Some(t) if chrono::NaiveDate::parse_from_str(&t, "%Y-%m-%d").is_err() => {
+            Err(bad(format!("{t:?} is not a day (YYYY-MM-DD)")))
+        }
+        other => Ok(other),
+    }
+}
+
+#[derive(Debug)]
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// One order by its id, or by merchant and merchant order number.
+    /// `null` when it does not exist or lies outside the token's scope.
+    async fn order(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<String>,
+        merchant: Option<String>,
+        out_trade_no: Option<String>,
+    ) -> GqlResult<Option<Order>> {
+        let p = reader(ctx)?;
+        let key = match (id, out_trade_no) {
+            (Some(id), None) => OrderKey::Id(id),
+            (None, Some(out_trade_no)) => {
+                let merchant = p
+                    .merchant_filter(merchant)
+                    .gql()?
+                    .ok_or_else(|| bad("give merchant with outTradeNo"))?;
+                OrderKey::MerchantOrder {
+                    merchant,
+                    out_trade_no,
+                }
+            }
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(bad("give either id, or merchant and outTradeNo"));
+            }
+        };
+        let row = office(ctx).models.order(key).await.gql()?;
+        Ok(row.filter(|o| p.sees(&o.merchant)).map(Order::from))
+    }
+
+    /// Orders matching a filter, newest first, a page at a time.
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<OrderFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<OrderPage> {
+        let p = reader(ctx)?;
+        let filter = filter.unwrap_or_default();
+        let merchant = p.merchant_filter(filter.merchant).gql()?;
+        let after = after
+            .map(|c| decode_cursor(&c, p.scope_key(), &merchant))
+            .transpose()?;
+        let query = OrderFilter {
+            merchant: merchant.clone(),
+            status: filter.status.map(|s| s.as_str().to_owned()),
+            provider: filter.provider.map(|p| p.as_str().to_owned()),
+            created_from: filter.created_from,
+            created_to: filter.created_to,
+            amount_min: amount(filter.amount_min)?,
+            amount_max: amount(filter.amount_max)?,
+            needs_attention: filter.needs_attention,
+        };
+        let page = office(ctx)
+            .models
+            .orders(query, after, limit(first)?)
+            .await
+            .gql()?;
+        let end_cursor = page.next.map(|after| {
+            encode_cursor(&Cursor {
+                scope: p.scope_key().to_owned(),
+                merchant,
+                after,
+            })
+        });
+        Ok(OrderPage {
+            has_next_page: end_cursor.is_some(),
+            end_cursor,
+            nodes: page
+                .orders
+                .into_iter()
+                .filter(|o| p.sees(&o.merchant))
+                .map(Order::from)
+                .collect(),
+        })
+    }
+
+    /// Refunds, newest first.
+    async fn refunds(
+        &self,
+        ctx: &Context<'_>,
+        merchant: Option<String>,
+        out_trade_no: Option<String>,
+        first: Option<i32>,
+    ) -> GqlResult<Vec<Refund>> {
+        let p = reader(ctx)?;
+        let merchant = p.merchant_filter(merchant).gql()?;
+        let rows = office(ctx)
+            .models
+            .refunds(merchant, out_trade_no, limit(first)?)
+            .await
+            .gql()?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| p.sees(&r.merchant))
+            .map(Refund::from)
+            .collect())
+    }
+
+    /// The manual-intervention queue, oldest first.
+    async fn manual_interventions(
+        &self,
+        ctx: &Context<'_>,
+        merchant: Option<String>,
+        first: Option<i32>,
+    ) -> GqlResult<Vec<ManualIntervention>> {
+        let p = reader(ctx)?;
+        let merchant = p.merchant_filter(merchant).gql()?;
+        let rows = office(ctx)
+            .models
+            .attention(merchant, limit(first)?)
+            .await
+            .gql()?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| p.sees(&r.merchant))
+            .map(ManualIntervention::from)
+            .collect())
+    }
+
+    /// Totals per merchant, provider and Beijing day; `from` and `to` inclusive.
+    async fn daily_totals(
+        &self,
+        ctx: &Context<'_>,
+        merchant: Option<String>,
+        from: Option<String>,
+        to: Option<String>,
+    ) -> GqlResult<Vec<DailyTotal>> {
+        let p = reader(ctx)?;
+        let merchant = p.merchant_filter(merchant).gql()?;
+        let rows = office(ctx)
+            .models
+            .daily_totals(merchant, day(from)?, day(to)?)
+            .await
+            .gql()?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| p.sees(&r.merchant))
+            .map(DailyTotal::from)
+            .collect())
+    }
+
+    /// Each projection's checkpoint and lag. Not for merchant-scoped tokens.
+    async fn projections(&self, ctx: &Context<'_>) -> GqlResult<Vec<ProjectionState>> {
+        reader(ctx)?.require_unscoped().gql()?;
+        let all = office(ctx).models.status().await.gql()?;
+        Ok(all
+            .into_iter()
+            .map(|s| ProjectionState {
+                name: s.name.to_owned(),
+                generation: s.generation,
+                checkpoint: s.checkpoint,
+                head: s.head,
+                lag: s.lag,
+                rebuilding_checkpoint: s.rebuilding.map(|(_, at)| at),
+            })
+            .collect())
+    }
+}
+
+#[derive(Debug)]
+pub struct Mutation;
+
+/// An operator's target order, inside the token's scope.
+fn target(
+    p: &Principal,
+    merchant: String,
+    out_trade_no: &str,
+) -> GqlResult<(MerchantId, OutTradeNo)> {
+    p.require(Role::Operator).gql()?;
+    let merchant = p.merchant_filter(Some(merchant)).gql()?.unwrap_or_default();
+    let merchant = MerchantId::parse(&merchant).map_err(|e| bad(e.to_string()))?;
+    let out_trade_no = OutTradeNo::parse(out_trade_no).map_err(|e| bad(e.to_string()))?;
+    Ok((merchant, out_trade_no))
+}
+
+/// Read-your-writes: waits (bounded) for the read models, then answers from them.
+async fn answer(
+    office: &BackOffice,
+    merchant: &MerchantId,
+    out_trade_no: &OutTradeNo,
+    position: Option<u64>,
+) -> GqlResult<WriteResult> {
+    let projected = match position {
+        Some(at) => office.models.wait_for(at, WRITE_WAIT).await.is_ok(),
+        None => true,
+    };
+    let order = office
+        .models
+        .order(OrderKey::MerchantOrder {
+            merchant: merchant.as_str().to_owned(),
+            out_trade_no: out_trade_no.as_str().to_owned(),
+        })
+        .await
+        .gql()?;
+    Ok(WriteResult {
+        position,
+        projected,
+        order: order.map(Order::from),
+    })
+}
+
+#[Object]
+impl Mutation {
+    /// Requests a refund of part or all of a paid order (operator).
+    async fn request_refund(
+        &self,
+        ctx: &Context<'_>,
+        merchant: String,
+        out_trade_no: String,
+        out_refund_no: String,
+        amount: String,
+        reason: Option<String>,
+    ) -> GqlResult<WriteResult> {
+        let p = principal(ctx)?;
+        let (merchant, out_trade_no) = target(p, merchant, &out_trade_no)?;
+        let refund = NewRefund {
+            out_refund_no: OutRefundNo::parse(&out_refund_no).map_err(|e| bad(e.to_string()))?,
+            amount: Money::parse(&amount).map_err(|e| bad(e.to_string()))?,
+            reason,
+            by: Some(p.name.clone()),
+        };
+        let office = office(ctx);
+        let done = office
+            .process
+            .refund(&merchant, &out_trade_no, refund)
+            .await
+            .gql()?;
+        answer(office, &merchant, &out_trade_no, done.position).await
+    }
+
+    /// Requests a reversal of an order (operator): closed if unpaid, refunded if paid.
+    async fn request_reversal(
+        &self,
+        ctx: &Context<'_>,
+        merchant: String,
+        out_trade_no: String,
+    ) -> GqlResult<WriteResult> {
+        let p = principal(ctx)?;
+        let (merchant, out_trade_no) = target(p, merchant, &out_trade_no)?;
+        let command = OrderCommand::RequestReversal {
+            reason: ManualReversalReason::Operator,
+            by: p.name.clone(),
+        };
+        let office = office(ctx);
+        let stream = OrderService::stream(&merchant, &out_trade_no);
+        let done = office.process.reverse(&stream, command).await.gql()?;
+        answer(office, &merchant, &out_trade_no, done.position).await
+    }
+
+    /// Resolves an order on the manual-intervention queue (operator); the
+    /// outcome and the note are recorded as an event.
+    async fn resolve_manually(
+        &self,
+        ctx: &Context<'_>,
+        merchant: String,
+        out_trade_no: String,
+        outcome: ManualOutcomeKind,
+        provider_trade_no: Option<String>,
+        note: String,
+    ) -> GqlResult<WriteResult> {
+        let p = principal(ctx)?;
+        let (merchant, out_trade_no) = target(p, merchant, &out_trade_no)?;
+        let outcome = match outcome {
+            ManualOutcomeKind::Reversed => ManualOutcome::Reversed,
+            ManualOutcomeKind::Paid => ManualOutcome::Paid { provider_trade_no },
+            ManualOutcomeKind::NotCharged => ManualOutcome::NotCharged,
+        };
+        let command = OrderCommand::ResolveManually {
+            by: p.name.clone(),
+            note,
+            outcome,
+        };
+        let office = office(ctx);
+        let stream = OrderService::stream(&merchant, &out_trade_no);
+        let done = office
+            .process
+            .orders()
+            .execute(&stream, &command)
+            .await
+            .gql()?;
+        answer(office, &merchant, &out_trade_no, done.position).await
+    }
+
+    /// Starts a rebuild of one projection from the log (admin). It runs in
+    /// the background; `projections` shows its progress and the swap.
+    async fn rebuild_projection(&self, ctx: &Context<'_>, name: String) -> GqlResult<bool> {
+        let p = principal(ctx)?;
+        p.require(Role::Admin).gql()?;
+        // A projection holds every merchant's rows: not for a scoped token.
+        p.require_unscoped().gql()?;
+        let projection =
+            Projection::parse(&name).ok_or_else(|| bad(format!("unknown projection {name:?}")))?;
+        let models = office(ctx).models.clone();
+        tokio::spawn(async move {
+            match models
+                .rebuild(projection, |_| std::ops::ControlFlow::Continue(()))
+                .await
+            {
+                Ok(report) => tracing::info!(?report, "projection rebuilt and swapped in"),
+                Err(error) => {
+                    tracing::error!(%error, %projection, "projection rebuild failed; the old copy serves on")
+                }
+            }
+        });
+        Ok(true)
+    }
+}
+
+#[derive(Debug)]
+pub struct Subscription;
+
+#[Subscription]
+impl Subscription {
+    /// Every change of an order after log position `after` (default: now),
+    /// as the read model shows it after the change; filtered by merchant
+    /// (and the token's scope) and status. A client that reconnects passes
+    /// the last position it saw and misses nothing.
+    async fn order_updates(
+        &self,
+        ctx: &Context<'_>,
+        merchant: Option<String>,
+        status: Option<OrderStatus>,
+        after: Option<u64>,
+    ) -> async_graphql::Result<impl Stream<Item = Order> + use<>> {
+        let p = reader(ctx)?.clone();
+        let merchant = p.merchant_filter(merchant).gql()?;
+        let office = office(ctx).clone();
+        let head = match after {
+            Some(after) => after,
+            None => office
+                .models
+                .store()
+                .head()
+                .await
+                .map_err(|e| BackOfficeError::internal(&e).into_graphql())?,
+        };
+        let follow = super::updates::Updates {
+            subscription: paycode_store::Subscription::new(office.models.store().clone(), head),
+            models: office.models.clone(),
+            principal: p,
+            merchant,
+            status: status.map(|s| s.as_str()),
+        };
+        Ok(follow.into_stream())
+    }
+}

@@ -1,0 +1,358 @@
+//! The GraphQL object types: read-model rows as the back office sees them.
+//! Money is a string in yuan with two decimals (`"88.80"`), never a float;
+//! instants are RFC 3339 in UTC.
+
+use async_graphql::{ComplexObject, Context, Enum, InputObject, SimpleObject};
+use chrono::{DateTime, Utc};
+use paycode_projections::{AttentionView, DailyTotalView, OrderView, RefundView};
+use paycode_store::StreamName;
+
+use super::BackOffice;
+use super::auth::Principal;
+use super::error::{BackOfficeError, GqlResult, OrGraphql as _};
+
+/// The most events of one order's history returned; orders hold tens.
+const MAX_HISTORY: usize = 1_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum OrderStatus {
+    Paying,
+    Success,
+    Failed,
+    Reversing,
+    Revoked,
+    TradeClosed,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Paying => "PAYING",
+            OrderStatus::Success => "SUCCESS",
+            OrderStatus::Failed => "FAILED",
+            OrderStatus::Reversing => "REVERSING",
+            OrderStatus::Revoked => "REVOKED",
+            OrderStatus::TradeClosed => "TRADE_CLOSED",
+        }
+    }
+
+    fn parse(text: &str) -> Option<OrderStatus> {
+        [
+            OrderStatus::Paying,
+            OrderStatus::Success,
+            OrderStatus::Failed,
+            OrderStatus::Reversing,
+            OrderStatus::Revoked,
+            OrderStatus::TradeClosed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum ProviderName {
+    Wechatpay,
+    Alipay,
+}
+
+impl ProviderName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderName::Wechatpay => "wechatpay",
+            ProviderName::Alipay => "alipay",
+        }
+    }
+}
+
+/// One order, read from the `orders` read model.
+#[derive(Debug, Clone, SimpleObject)]
+#[graphql(complex)]
+pub struct Order {
+    pub id: String,
+    pub merchant: String,
+    pub out_trade_no: String,
+    /// `PAYING`, `SUCCESS`, `FAILED`, `REVERSING`, `REVOKED` or `TRADE_CLOSED`.
+    pub status: String,
+    pub provider: String,
+    pub amount: String,
+    /// The sum of succeeded refunds.
+    pub refunded: String,
+    pub subject: String,
+    pub store_id: Option<String>,
+    pub terminal_id: Option<String>,
+    pub provider_order_no: String,
+    pub provider_trade_no: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub needs_attention: bool,
+    #[graphql(skip)]
+    pub stream: String,
+}
+
+impl From<OrderView> for Order {
+    fn from(view: OrderView) -> Order {
+        Order {
+            id: view.order_id,
+            merchant: view.merchant,
+            out_trade_no: view.out_trade_no,
+            status: OrderStatus::parse(&view.status).map_or(view.status, |s| s.as_str().to_owned()),
+            provider: view.provider,
+            amount: view.amount.to_yuan_string(),
+            refunded: view.refunded.to_yuan_string(),
+            subject: view.subject,
+            store_id: view.store_id,
+            terminal_id: view.terminal_id,
+            provider_order_no: view.provider_order_no,
+            provider_trade_no: view.provider_trade_no,
+            created_at: view.created_at,
+            paid_at: view.paid_at,
+            updated_at: view.updated_at,
+            needs_attention: view.needs_attention,
+            stream: view.stream,
+        }
+    }
+}
+
+/// The caller of the request, checked again in nested fields: a parent
+/// that forgot its check must not open a way to another merchant's rows.
+fn principal_seeing<'a>(ctx: &'a Context<'_>, merchant: &str) -> GqlResult<&'a Principal> {
+    let principal = ctx
+        .data::<Principal>()
+        .map_err(|_| BackOfficeError::Unauthenticated.into_graphql())?;
+    if principal.sees(merchant) {
+        Ok(principal)
+    } else {
+        Err(BackOfficeError::NotFound.into_graphql())
+    }
+}
+
+#[ComplexObject]
+impl Order {
+    /// This order's refunds, newest first.
+    async fn refunds(&self, ctx: &Context<'_>) -> GqlResult<Vec<Refund>> {
+        principal_seeing(ctx, &self.merchant)?;
+        let office = ctx.data_unchecked::<BackOffice>();
+        let rows = office
+            .models
+            .refunds(
+                Some(self.merchant.clone()),
+                Some(self.out_trade_no.clone()),
+                paycode_projections::MAX_PAGE,
+            )
+            .await
+            .gql()?;
+        Ok(rows.into_iter().map(Refund::from).collect())
+    }
+
+    /// Every event of the order, oldest first, read from its stream in the log.
+    async fn history(&self, ctx: &Context<'_>) -> GqlResult<Vec<HistoryEntry>> {
+        principal_seeing(ctx, &self.merchant)?;
+        let office = ctx.data_unchecked::<BackOffice>();
+        let stream = StreamName::parse(&self.stream)
+            .map_err(|e| BackOfficeError::internal(&e).into_graphql())?;
+        let events = office
+            .models
+            .store()
+            .read_stream(&stream, 1, MAX_HISTORY)
+            .await
+            .map_err(|e| BackOfficeError::internal(&e).into_graphql())?;
+        Ok(events.iter().map(HistoryEntry::from_recorded).collect())
+    }
+}
+
+/// One event of an order's history.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct HistoryEntry {
+    pub position: u64,
+    pub version: u64,
+    /// The event type, e.g. `PaymentSucceeded`.
+    pub event_type: String,
+    /// When the fact was recorded.
+    pub at: Option<DateTime<Utc>>,
+    /// The provider's raw result code, for events that record an exchange.
+    pub provider_code: Option<String>,
+    pub provider_message: Option<String>,
+    /// The cashier or operator who caused it, when a person did.
+    pub by: Option<String>,
+    /// The command that produced it.
+    pub command: Option<String>,
+}
+
+impl HistoryEntry {
+    fn from_recorded(event: &paycode_store::RecordedEvent) -> HistoryEntry {
+        let data: serde_json::Value = serde_json::from_slice(&event.data).unwrap_or_default();
+        let metadata: serde_json::Value =
+            serde_json::from_slice(&event.metadata).unwrap_or_default();
+        let text = |value: &serde_json::Value| value.as_str().map(str::to_owned);
+        HistoryEntry {
+            position: event.position,
+            version: event.version,
+            event_type: event.event_type.clone(),
+            at: text(&data["at"]).and_then(|at| at.parse().ok()),
+            provider_code: text(&data["reply"]["code"]),
+            provider_message: text(&data["reply"]["message"]),
+            by: text(&data["by"]),
+            command: text(&metadata["command"]),
+        }
+    }
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub struct Refund {
+    pub order_id: String,
+    pub merchant: String,
+    pub out_trade_no: String,
+    pub out_refund_no: String,
+    pub provider: String,
+    pub amount: String,
+    /// `REQUESTED`, `PROCESSING`, `SUCCEEDED` or `FAILED`.
+    pub state: String,
+    pub provider_refund_id: Option<String>,
+    pub reason: Option<String>,
+    pub requested_by: Option<String>,
+    pub requested_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<RefundView> for Refund {
+    fn from(v: RefundView) -> Refund {
+        Refund {
+            order_id: v.order_id,
+            merchant: v.merchant,
+            out_trade_no: v.out_trade_no,
+            out_refund_no: v.out_refund_no,
+            provider: v.provider,
+            amount: v.amount.to_yuan_string(),
+            state: v.state,
+            provider_refund_id: v.provider_refund_id,
+            reason: v.reason,
+            requested_by: v.requested_by,
+            requested_at: v.requested_at,
+            updated_at: v.updated_at,
+        }
+    }
+}
+
+/// An order on the manual-intervention queue.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct ManualIntervention {
+    pub order_id: String,
+    pub merchant: String,
+    pub out_trade_no: String,
+    pub provider: String,
+    pub amount: String,
+    pub status: String,
+    pub abandon_reason: Option<String>,
+    pub reversal_reason: Option<String>,
+    pub reversal_attempts: u32,
+    pub since: DateTime<Utc>,
+    pub last_provider_code: Option<String>,
+    pub last_provider_message: Option<String>,
+}
+
+impl From<AttentionView> for ManualIntervention {
+    fn from(v: AttentionView) -> ManualIntervention {
+        ManualIntervention {
+            order_id: v.order_id,
+            merchant: v.merchant,
+            out_trade_no: v.out_trade_no,
+            provider: v.provider,
+            amount: v.amount.to_yuan_string(),
+            status: v.status,
+            abandon_reason: v.abandon_reason,
+            reversal_reason: v.reversal_reason,
+            reversal_attempts: v.reversal_attempts,
+            since: v.since,
+            last_provider_code: v.last_code,
+            last_provider_message: v.last_message,
+        }
+    }
+}
+
+/// One merchant's figures for one provider on one Beijing day.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct DailyTotal {
+    pub merchant: String,
+    pub provider: String,
+    /// `YYYY-MM-DD`, Beijing time (UTC+8).
+    pub day: String,
+    pub paid_count: u64,
+    pub paid: String,
+    pub refunded: String,
+    pub reversed_count: u64,
+    pub reversed: String,
+}
+
+impl From<DailyTotalView> for DailyTotal {
+    fn from(v: DailyTotalView) -> DailyTotal {
+        DailyTotal {
+            merchant: v.merchant,
+            provider: v.provider,
+            day: v.day,
+            paid_count: v.paid_count,
+            paid: v.paid.to_yuan_string(),
+            refunded: v.refunded.to_yuan_string(),
+            reversed_count: v.reversed_count,
+            reversed: v.reversed.to_yuan_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, SimpleObject)]
+pub struct ProjectionState {
+    pub name: String,
+    pub generation: u64,
+    pub checkpoint: u64,
+    pub head: u64,
+    pub lag: u64,
+    /// The checkpoint of a generation being rebuilt, if any.
+    pub rebuilding_checkpoint: Option<u64>,
+}
+
+/// A page of orders, newest first.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct OrderPage {
+    pub nodes: Vec<Order>,
+    /// Pass as `after` for the next page; `null` on the last page.
+    pub end_cursor: Option<String>,
+    pub has_next_page: bool,
+}
+
+/// What a write answers: the log position it reached, whether the read
+/// models had caught up with it when answering, and the order as read then.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct WriteResult {
+    /// The global position of the write's last event (`null`: nothing new was appended).
+    pub position: Option<u64>,
+    /// `false`: the read model had not reached `position` within the wait;
+    /// `order` may be older than the write.
+    pub projected: bool,
+    pub order: Option<Order>,
+}
+
+#[derive(Debug, Clone, Default, InputObject)]
+pub struct OrderFilterInput {
+    pub merchant: Option<String>,
+    pub status: Option<OrderStatus>,
+    pub provider: Option<ProviderName>,
+    /// Created at or after.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub created_to: Option<DateTime<Utc>>,
+    /// Yuan, e.g. `"10.00"`.
+    pub amount_min: Option<String>,
+    pub amount_max: Option<String>,
+    pub needs_attention: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum ManualOutcomeKind {
+    /// The trade is closed or its money returned (checked at the provider).
+    Reversed,
+    /// The customer paid and the merchant keeps the money.
+    Paid,
+    /// Nothing was charged.
+    NotCharged,
+}

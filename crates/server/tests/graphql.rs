@@ -1,0 +1,554 @@
+//! The back office's GraphQL API through the router (`oneshot`, no socket):
+//! answers from a recorded log compared with golden JSON, the checked-in
+//! SDL, the authorization matrix (every role, every operation, own and
+//! other merchant: zero leaks), read-your-writes of mutations, and the
+//! order-updates subscription's scope.
+
+use std::io::BufReader;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use expect_test::expect_file;
+use futures_util::StreamExt as _;
+use http_body_util::BodyExt as _;
+use paycode_projections::ReadModels;
+use paycode_server::graphql::auth::{OperatorConfig, Operators, Principal, Role};
+use paycode_server::graphql::{BackOffice, sdl};
+use paycode_server::{Config, Service};
+use paycode_store::EventStore;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+const CHECKED_IN: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../schemas/graphql/schema.graphql"
+);
+
+/// Tokens of the matrix: (token, role, merchant scope).
+const TOKENS: &[(&str, Role, Option<&str>)] = &[
+    ("viewer-demo", Role::Viewer, Some("demo")),
+    ("operator-demo", Role::Operator, Some("demo")),
+    ("viewer-other", Role::Viewer, Some("other")),
+    ("operator-other", Role::Operator, Some("other")),
+    ("admin-other", Role::Admin, Some("other")),
+    ("viewer-all", Role::Viewer, None),
+    ("operator-all", Role::Operator, None),
+    ("admin", Role::Admin, None),
+];
+
+struct World {
+    _dir: tempfile::TempDir,
+    store: Arc<dyn EventStore>,
+    office: BackOffice,
+    router: Router,
+}
+
+/// The recorded log up to the last event, which resolves the order
+/// `ali-stuck` by hand: so the manual-intervention queue holds it.
+async fn world() -> World {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store: Arc<dyn EventStore> = Arc::new(
+        paycode_store_sqlite::SqliteStore::open(dir.path().join("log.db"))
+            .expect("the store opens"),
+    );
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/orders.jsonl");
+    let file = std::fs::File::open(path).expect("the fixture opens");
+    let mut lines = paycode_app::log::parse(BufReader::new(file)).expect("the fixture parses");
+    assert_eq!(
+        lines.pop().map(|l| l.event_type),
+        Some("ManuallyResolved".to_owned())
+    );
+    paycode_app::log::load(store.as_ref(), &lines)
+        .await
+        .expect("the fixture loads");
+    let service = Service::new(Arc::clone(&store), &Config::empty()).expect("the service builds");
+    let models = ReadModels::open(dir.path().join("read.db"), Arc::clone(&store))
+        .await
+        .expect("the read models open");
+    models.catch_up().await.expect("the read models catch up");
+    tokio::spawn(models.clone().run());
+    let operators: Vec<OperatorConfig> = TOKENS
+        .iter()
+        .map(|(token, role, merchant)| OperatorConfig {
+            token_sha256: paycode_server::config::sha256_hex(token.as_bytes()),
+            role: *role,
+            merchant: merchant.map(|m| paycode_domain::MerchantId::parse(m).expect("an id")),
+            name: Some((*token).to_owned()),
+        })
+        .collect();
+    let office = BackOffice {
+        models,
+        process: service.process.clone(),
+        operators: Arc::new(Operators::from_config(&operators).expect("tokens")),
+    };
+    let router = paycode_server::graphql::routes(office.clone());
+    World {
+        _dir: dir,
+        store,
+        office,
+        router,
+    }
+}
+
+async fn post(router: &Router, token: Option<&str>, query: &str) -> (StatusCode, Value) {
+    let mut request = Request::post("/graphql").header("content-type", "application/json");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let body = json!({ "query": query }).to_string();
+    let response = router
+        .clone()
+        .oneshot(request.body(Body::from(body)).expect("a request"))
+        .await
+        .expect("the router answers");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    (status, serde_json::from_slice(&bytes).expect("JSON"))
+}
+
+fn codes(answer: &Value) -> Vec<String> {
+    answer["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    e["extensions"]["code"]
+                        .as_str()
+                        .unwrap_or("NO_CODE")
+                        .to_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+const ORDER_QUERY: &str = r#"{ order(merchant: "demo", outTradeNo: "ali-refunded") {
+    id merchant outTradeNo status provider amount refunded subject storeId terminalId
+    providerOrderNo providerTradeNo createdAt paidAt updatedAt needsAttention
+    refunds { outRefundNo amount state providerRefundId reason requestedBy requestedAt }
+    history { position version eventType at providerCode providerMessage by command } } }"#;
+
+#[tokio::test]
+async fn queries_from_the_recorded_log_match_the_golden_answers() {
+    let w = world().await;
+    let queries = [
+        ("order", ORDER_QUERY),
+        (
+            "orders",
+            "{ orders(first: 4) { nodes { outTradeNo status amount refunded needsAttention } hasNextPage } }",
+        ),
+        (
+            "orders_filtered",
+            r#"{ orders(filter: { status: SUCCESS, provider: WECHATPAY, amountMin: "10.00" }) { nodes { outTradeNo status amount provider } } }"#,
+        ),
+        (
+            "refunds",
+            "{ refunds { outTradeNo outRefundNo amount state } }",
+        ),
+        (
+            "manual_interventions",
+            "{ manualInterventions { outTradeNo provider amount status abandonReason reversalReason reversalAttempts since lastProviderCode lastProviderMessage } }",
+        ),
+        (
+            "daily_totals",
+            "{ dailyTotals { merchant provider day paidCount paid refunded reversedCount reversed } }",
+        ),
+        (
+            "projections",
+            "{ projections { name generation checkpoint head lag rebuildingCheckpoint } }",
+        ),
+    ];
+    let mut answers = serde_json::Map::new();
+    for (name, query) in queries {
+        let (status, answer) = post(&w.router, Some("admin"), query).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {answer}");
+        assert!(answer.get("errors").is_none(), "{name}: {answer}");
+        answers.insert(name.to_owned(), answer["data"].clone());
+    }
+    let text = serde_json::to_string_pretty(&Value::Object(answers)).expect("JSON") + "\n";
+    expect_file!["golden/graphql_queries.json"].assert_eq(&text);
+}
+
+#[test]
+fn the_checked_in_sdl_is_the_one_the_code_serves() {
+    let schema = sdl();
+    if std::env::var_os("PAYCODE_UPDATE_SCHEMAS").is_some() {
+        std::fs::write(CHECKED_IN, &schema).expect("written");
+        return;
+    }
+    let checked_in = std::fs::read_to_string(CHECKED_IN).unwrap_or_default();
+    assert!(
+        checked_in == schema,
+        "schemas/graphql/schema.graphql is out of date: run `make schemas`"
+    );
+}
+
+#[tokio::test]
+async fn pages_chain_through_opaque_cursors() {
+    let w = world().await;
+    let mut seen = Vec::new();
+    let mut after = String::new();
+    for _ in 0..20 {
+        let query = format!(
+            "{{ orders(first: 2{after}) {{ nodes {{ outTradeNo }} endCursor hasNextPage }} }}"
+        );
+        let (_, answer) = post(&w.router, Some("viewer-demo"), &query).await;
+        let page = &answer["data"]["orders"];
+        seen.extend(
+            page["nodes"]
+                .as_array()
+                .expect("nodes")
+                .iter()
+                .map(|n| n["outTradeNo"].clone()),
+        );
+        match page["endCursor"].as_str() {
+            Some(cursor) => after = format!(", after: \"{cursor}\""),
+            None => break,
+        }
+    }
+    let (_, all) = post(
+        &w.router,
+        Some("viewer-demo"),
+        "{ orders(first: 100) { nodes { outTradeNo } } }",
+    )
+    .await;
+    let all: Vec<Value> = all["data"]["orders"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["outTradeNo"].clone())
+        .collect();
+    assert_eq!(seen, all);
+    assert_eq!(all.len(), 9);
+}
+
+/// Every operation of the API with the least role it needs; each names merchant `demo`.
+fn operations(demo_order_id: &str) -> Vec<(&'static str, String, Role)> {
+    vec![
+        ("order by number", ORDER_QUERY.to_owned(), Role::Viewer),
+        ("order by id", format!(r#"{{ order(id: "{demo_order_id}") {{ outTradeNo refunds {{ amount }} history {{ eventType }} }} }}"#), Role::Viewer),
+        ("orders of demo", r#"{ orders(filter: { merchant: "demo" }) { nodes { outTradeNo refunds { amount } } endCursor } }"#.to_owned(), Role::Viewer),
+        ("refunds of demo", r#"{ refunds(merchant: "demo") { outTradeNo amount } }"#.to_owned(), Role::Viewer),
+        ("queue of demo", r#"{ manualInterventions(merchant: "demo") { outTradeNo } }"#.to_owned(), Role::Viewer),
+        ("daily totals of demo", r#"{ dailyTotals(merchant: "demo") { paid } }"#.to_owned(), Role::Viewer),
+        ("refund", r#"mutation { requestRefund(merchant: "demo", outTradeNo: "wx-paid", outRefundNo: "r-matrix", amount: "1.00") { position } }"#.to_owned(), Role::Operator),
+        ("reversal", r#"mutation { requestReversal(merchant: "demo", outTradeNo: "wx-expired") { position } }"#.to_owned(), Role::Operator),
+        ("resolve", r#"mutation { resolveManually(merchant: "demo", outTradeNo: "wx-paid", outcome: PAID, note: "matrix") { position } }"#.to_owned(), Role::Operator),
+        ("rebuild", r#"mutation { rebuildProjection(name: "daily_totals") }"#.to_owned(), Role::Admin),
+    ]
+}
+
+#[tokio::test]
+async fn every_role_and_scope_gets_exactly_what_it_may_and_nothing_of_other_merchants() {
+    let w = world().await;
+    let (_, found) = post(&w.router, Some("admin"), ORDER_QUERY).await;
+    let demo_id = found["data"]["order"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    for (name, query, needs) in operations(&demo_id) {
+        for (token, role, scope) in TOKENS {
+            let (_, answer) = post(&w.router, Some(token), &query).await;
+            let codes = codes(&answer);
+            let sees_demo = scope.is_none_or(|m| m == "demo");
+            if *role < needs || (needs == Role::Admin && scope.is_some()) {
+                assert_eq!(codes, ["FORBIDDEN"], "{token} may not {name}: {answer}");
+            } else if !sees_demo {
+                let text = answer["data"].to_string();
+                assert!(
+                    codes == ["FORBIDDEN"]
+                        || (codes.is_empty()
+                            && !text.contains("demo")
+                            && !text.contains(&demo_id)
+                            && !text.contains("amount\":\"")),
+                    "{token} saw demo's data through {name}: {answer}"
+                );
+            } else {
+                assert!(
+                    !codes
+                        .iter()
+                        .any(|c| c == "FORBIDDEN" || c == "UNAUTHENTICATED"),
+                    "{token} may {name}: {answer}"
+                );
+            }
+        }
+        for token in [None, Some("not-a-token")] {
+            let (status, answer) = post(&w.router, token, &query).await;
+            assert_eq!(
+                (status, codes(&answer)),
+                (StatusCode::UNAUTHORIZED, vec!["UNAUTHENTICATED".to_owned()])
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_order_of_another_merchant_by_id_reads_as_missing() {
+    let w = world().await;
+    let (_, found) = post(&w.router, Some("admin"), ORDER_QUERY).await;
+    let demo_id = found["data"]["order"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let query = format!(r#"{{ order(id: "{demo_id}") {{ outTradeNo history {{ eventType }} }} }}"#);
+    let (_, answer) = post(&w.router, Some("viewer-other"), &query).await;
+    assert_eq!(answer, json!({ "data": { "order": null } }));
+    let (_, answer) = post(&w.router, Some("viewer-other"), "{ orders { nodes { outTradeNo } } refunds { amount } manualInterventions { amount } dailyTotals { paid } }").await;
+    assert_eq!(
+        answer["data"],
+        json!({ "orders": { "nodes": [] }, "refunds": [], "manualInterventions": [], "dailyTotals": [] })
+    );
+}
+
+#[tokio::test]
+async fn a_cursor_from_another_scope_or_filter_is_refused() {
+    let w = world().await;
+    let (_, page) = post(
+        &w.router,
+        Some("admin"),
+        "{ orders(first: 1) { endCursor } }",
+    )
+    .await;
+    let cursor = page["data"]["orders"]["endCursor"]
+        .as_str()
+        .expect("a cursor")
+        .to_owned();
+    let reuse =
+        format!(r#"{{ orders(first: 1, after: "{cursor}") {{ nodes {{ outTradeNo }} }} }}"#);
+    let (_, answer) = post(&w.router, Some("viewer-other"), &reuse).await;
+    assert_eq!(codes(&answer), ["BAD_USER_INPUT"]);
+    let (_, answer) = post(&w.router, Some("viewer-demo"), &reuse).await;
+    assert_eq!(codes(&answer), ["BAD_USER_INPUT"]);
+    let (_, answer) = post(
+        &w.router,
+        Some("admin"),
+        r#"{ orders(after: "bm90IGEgY3Vyc29y") { endCursor } }"#,
+    )
+    .await;
+    assert_eq!(codes(&answer), ["BAD_USER_INPUT"]);
+}
+
+#[tokio::test]
+async fn a_manual_resolution_answers_from_the_read_model_after_it_caught_up() {
+    let w = world().await;
+    let (_, queue) = post(
+        &w.router,
+        Some("operator-demo"),
+        "{ manualInterventions { outTradeNo } }",
+    )
+    .await;
+    assert_eq!(
+        queue["data"]["manualInterventions"],
+        json!([{ "outTradeNo": "ali-stuck" }])
+    );
+    let (_, answer) = post(
+        &w.router,
+        Some("operator-demo"),
+        r#"mutation { resolveManually(merchant: "demo", outTradeNo: "ali-stuck", outcome: REVERSED, note: "closed in the Alipay console") {
+            position projected order { status needsAttention history { eventType by } } } }"#,
+    )
+    .await;
+    let result = &answer["data"]["resolveManually"];
+    assert_eq!(
+        result["position"],
+        json!(w.store.head().await.expect("head"))
+    );
+    assert_eq!(result["projected"], json!(true));
+    assert_eq!(result["order"]["status"], json!("TRADE_CLOSED"));
+    assert_eq!(result["order"]["needsAttention"], json!(false));
+    let history = result["order"]["history"].as_array().expect("history");
+    assert_eq!(
+        history.last(),
+        Some(&json!({ "eventType": "ManuallyResolved", "by": "operator-demo" }))
+    );
+    let (_, queue) = post(
+        &w.router,
+        Some("operator-demo"),
+        "{ manualInterventions { outTradeNo } }",
+    )
+    .await;
+    assert_eq!(queue["data"]["manualInterventions"], json!([]));
+    let (_, again) = post(&w.router, Some("operator-demo"), r#"mutation { resolveManually(merchant: "demo", outTradeNo: "ali-stuck", outcome: REVERSED, note: "twice") { position } }"#).await;
+    assert_eq!(codes(&again), ["ORDER_NOT_NEEDING_ATTENTION"]);
+}
+
+#[tokio::test]
+async fn bad_input_gets_bad_user_input_and_oversized_bodies_are_refused() {
+    let w = world().await;
+    for query in [
+        r#"{ orders(first: 0) { endCursor } }"#,
+        r#"{ dailyTotals(from: "yesterday") { day } }"#,
+        r#"{ orders(filter: { amountMin: "1.234" }) { endCursor } }"#,
+        r#"{ order(id: "x", outTradeNo: "y") { id } }"#,
+    ] {
+        let (_, answer) = post(&w.router, Some("admin"), query).await;
+        assert_eq!(codes(&answer), ["BAD_USER_INPUT"], "{query}: {answer}");
+    }
+    let too_deep = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { name } } } } } } } } }";
+    let (_, answer) = post(&w.router, Some("admin"), too_deep).await;
+    assert_eq!(
+        codes(&answer),
+        ["BAD_USER_INPUT"],
+        "the depth limit holds: {answer}"
+    );
+    let (_, answer) = post(
+        &w.router,
+        Some("admin"),
+        "{ orders(first: \"ten\") { endCursor } }",
+    )
+    .await;
+    assert_eq!(
+        codes(&answer),
+        ["BAD_USER_INPUT"],
+        "a mistyped argument: {answer}"
+    );
+    let deep = "{ orders { nodes { refunds { amount } } } }";
+    let (_, answer) = post(&w.router, Some("admin"), deep).await;
+    assert!(
+        answer.get("errors").is_none(),
+        "a normal query passes the limits: {answer}"
+    );
+    let huge = format!(
+        "{{ orders {{ endCursor }} }} #{}",
+        "x".repeat(paycode_server::graphql::MAX_BODY_BYTES)
+    );
+    let request = Request::post("/graphql")
+        .header("content-type", "application/json")
+        .header("authorization", "Bearer admin")
+        .body(Body::from(json!({ "query": huge }).to_string()))
+        .expect("a request");
+    let response = w.router.clone().oneshot(request).await.expect("answers");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn graphiql_is_served_to_a_browser() {
+    let w = world().await;
+    let response = w
+        .router
+        .clone()
+        .oneshot(
+            Request::get("/graphql")
+                .body(Body::empty())
+                .expect("a request"),
+        )
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    assert!(String::from_utf8_lossy(&bytes).contains("graphiql"));
+}
+
+fn principal(token: &str) -> Principal {
+    let (_, role, scope) = TOKENS
+        .iter()
+        .find(|(t, ..)| *t == token)
+        .expect("a known token");
+    Principal {
+        role: *role,
+        merchant: scope.map(|m| paycode_domain::MerchantId::parse(m).expect("an id")),
+        name: token.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn order_updates_reach_only_subscribers_who_may_see_them() {
+    let w = world().await;
+    let schema = paycode_server::graphql::schema(w.office.clone());
+    let subscribe = |token: &str, args: &str| {
+        let request = async_graphql::Request::new(format!(
+            "subscription {{ orderUpdates{args} {{ merchant outTradeNo status }} }}"
+        ))
+        .data(principal(token));
+        schema.execute_stream(request)
+    };
+    let head = w.store.head().await.expect("head");
+    let mut forbidden = subscribe("viewer-other", r#"(merchant: "demo")"#);
+    let refused = forbidden.next().await.expect("an answer");
+    assert_eq!(
+        refused
+            .errors
+            .first()
+            .and_then(|e| e.extensions.as_ref())
+            .and_then(|x| x.get("code"))
+            .map(ToString::to_string),
+        Some("\"FORBIDDEN\"".to_owned())
+    );
+    let mut demo = subscribe("viewer-demo", &format!("(after: {head})"));
+    let mut other = subscribe("viewer-other", &format!("(after: {head})"));
+    let mut demo_paying = subscribe("admin", &format!("(status: PAYING, after: {head})"));
+    let orders = w.office.process.orders().clone();
+    let first_writes = async {
+        let stream = paycode_app::OrderService::stream(
+            &id("demo"),
+            &paycode_domain::OutTradeNo::parse("ali-stuck").expect("no"),
+        );
+        orders
+            .execute(
+                &stream,
+                &paycode_domain::OrderCommand::ResolveManually {
+                    by: "t".into(),
+                    note: "n".into(),
+                    outcome: paycode_domain::ManualOutcome::Reversed,
+                },
+            )
+            .await
+            .expect("resolves");
+        new_order(&orders, "other", "o-1").await;
+    };
+    let (demo_update, other_update, paying_update, ()) =
+        tokio::join!(demo.next(), other.next(), demo_paying.next(), first_writes);
+    let show =
+        |r: Option<async_graphql::Response>| r.expect("an update").data.into_json().expect("JSON");
+    assert_eq!(
+        show(demo_update),
+        json!({ "orderUpdates": { "merchant": "demo", "outTradeNo": "ali-stuck", "status": "TRADE_CLOSED" } })
+    );
+    assert_eq!(
+        show(other_update),
+        json!({ "orderUpdates": { "merchant": "other", "outTradeNo": "o-1", "status": "PAYING" } })
+    );
+    assert_eq!(
+        show(paying_update),
+        json!({ "orderUpdates": { "merchant": "other", "outTradeNo": "o-1", "status": "PAYING" } })
+    );
+}
+
+fn id(text: &str) -> paycode_domain::MerchantId {
+    paycode_domain::MerchantId::parse(text).expect("an id")
+}
+
+async fn new_order(orders: &paycode_app::OrderService, merchant: &str, number: &str) {
+    let number = paycode_domain::OutTradeNo::parse(number).expect("a number");
+    let stream = paycode_app::OrderService::stream(&id(merchant), &number);
+    let request = paycode_domain::RequestPayment {
+        merchant: id(merchant),
+        out_trade_no: number,
+        amount: paycode_domain::Money::parse("9.90").expect("money"),
+        subject: "a subscription test".into(),
+        store_id: None,
+        terminal_id: None,
+        auth_code: paycode_domain::AuthCode::parse("134567890123456789").expect("a code"),
+    };
+    orders
+        .execute(
+            &stream,
+            &paycode_domain::OrderCommand::RequestPayment(request),
+        )
+        .await
+        .expect("the order is recorded");
+}

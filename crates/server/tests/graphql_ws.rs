@@ -1,0 +1,163 @@
+//! The order-updates subscription through a real WebSocket
+//! (`graphql-transport-ws`): the token goes in `connection_init`, a bad one
+//! is refused, and a subscriber sees its own merchant's change and not
+//! another merchant's.
+
+use std::sync::Arc;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use paycode_domain::{AuthCode, MerchantId, Money, OrderCommand, OutTradeNo, RequestPayment};
+use paycode_projections::ReadModels;
+use paycode_server::graphql::BackOffice;
+use paycode_server::graphql::auth::{OperatorConfig, Operators, Role};
+use paycode_server::{Config, Service};
+use paycode_store::EventStore;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+struct Served {
+    _dir: tempfile::TempDir,
+    store: Arc<dyn EventStore>,
+    service: Service,
+    url: String,
+}
+
+async fn serve() -> Served {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store: Arc<dyn EventStore> = Arc::new(
+        paycode_store_sqlite::SqliteStore::open(dir.path().join("log.db")).expect("opens"),
+    );
+    let service = Service::new(Arc::clone(&store), &Config::empty()).expect("builds");
+    let models = ReadModels::open(dir.path().join("read.db"), Arc::clone(&store))
+        .await
+        .expect("the read models open");
+    tokio::spawn(models.clone().run());
+    let operators: Vec<OperatorConfig> = ["shop-a", "shop-b"]
+        .iter()
+        .map(|m| OperatorConfig {
+            token_sha256: paycode_server::config::sha256_hex(format!("token-{m}").as_bytes()),
+            role: Role::Viewer,
+            merchant: Some(MerchantId::parse(m).expect("an id")),
+            name: None,
+        })
+        .collect();
+    let office = BackOffice {
+        models,
+        process: service.process.clone(),
+        operators: Arc::new(Operators::from_config(&operators).expect("tokens")),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let url = format!(
+        "ws://{}/graphql/ws",
+        listener.local_addr().expect("an address")
+    );
+    tokio::spawn(async move {
+        axum::serve(listener, paycode_server::graphql::routes(office))
+            .await
+            .expect("serves");
+    });
+    Served {
+        _dir: dir,
+        store,
+        service,
+        url,
+    }
+}
+
+async fn connect(url: &str, token: &str) -> Socket {
+    let mut request = url.into_client_request().expect("a request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("a header"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connects");
+    send(&mut socket, json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } })).await;
+    socket
+}
+
+async fn send(socket: &mut Socket, message: Value) {
+    socket
+        .send(Message::text(message.to_string()))
+        .await
+        .expect("sent");
+}
+
+/// The next text message as JSON; `None` when the server closed the socket.
+async fn receive(socket: &mut Socket) -> Option<Value> {
+    while let Some(message) = socket.next().await {
+        match message.ok()? {
+            Message::Text(text) => return serde_json::from_str(&text).ok(),
+            Message::Close(_) => return None,
+            Message::Binary(_) | Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+        }
+    }
+    None
+}
+
+async fn pay(service: &Service, merchant: &str, number: &str) {
+    let merchant = MerchantId::parse(merchant).expect("an id");
+    let number = OutTradeNo::parse(number).expect("a number");
+    let stream = paycode_app::OrderService::stream(&merchant, &number);
+    let request = RequestPayment {
+        merchant,
+        out_trade_no: number,
+        amount: Money::parse("5.00").expect("money"),
+        subject: "ws".into(),
+        store_id: None,
+        terminal_id: None,
+        auth_code: AuthCode::parse("134567890123456789").expect("a code"),
+    };
+    service
+        .process
+        .orders()
+        .execute(&stream, &OrderCommand::RequestPayment(request))
+        .await
+        .expect("recorded");
+}
+
+#[tokio::test]
+async fn a_subscriber_sees_its_merchants_orders_over_a_real_socket() {
+    let s = serve().await;
+    let mut socket = connect(&s.url, "token-shop-a").await;
+    assert_eq!(
+        receive(&mut socket).await.map(|m| m["type"].clone()),
+        Some(json!("connection_ack"))
+    );
+    let head = s.store.head().await.expect("head");
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": {
+            "query": format!("subscription {{ orderUpdates(after: {head}) {{ merchant outTradeNo status }} }}")
+        } }),
+    )
+    .await;
+    pay(&s.service, "shop-b", "b-1").await;
+    pay(&s.service, "shop-a", "a-1").await;
+    let update = receive(&mut socket).await.expect("an update");
+    assert_eq!(
+        update,
+        json!({ "id": "1", "type": "next", "payload": { "data": { "orderUpdates": {
+            "merchant": "shop-a", "outTradeNo": "a-1", "status": "PAYING" } } } })
+    );
+}
+
+#[tokio::test]
+async fn a_socket_with_a_bad_token_is_refused() {
+    let s = serve().await;
+    let mut socket = connect(&s.url, "not-a-token").await;
+    let answer = receive(&mut socket).await;
+    assert!(
+        answer
+            .as_ref()
+            .is_none_or(|m| m["type"] != "connection_ack"),
+        "a bad token was acknowledged: {answer:?}"
+    );
+}
