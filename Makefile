@@ -26,9 +26,10 @@ bench: ## Measure and write docs/benchmarks.md (release build)
 demo: ## Every simulator scenario through the POS API, followed to its final state, as a table
 	$(CARGO) run -p paycode-server --bin paycode-demo
 
-schemas: ## Regenerate schemas/events/*.json and schemas/openapi.json
+schemas: ## Regenerate schemas/events/*.json, schemas/openapi.json and schemas/graphql/schema.graphql
 	PAYCODE_UPDATE_SCHEMAS=1 $(CARGO) test -p paycode-domain --test schemas
 	PAYCODE_UPDATE_SCHEMAS=1 $(CARGO) test -p paycode-server --test openapi
+	PAYCODE_UPDATE_SCHEMAS=1 $(CARGO) test -p paycode-server --test graphql the_checked_in_sdl_is_the_one_the_code_serves
 
 fixtures: ## Rewrite the recorded log tests/fixtures/orders.jsonl and its golden states
 	PAYCODE_UPDATE_FIXTURES=1 $(CARGO) test -p paycode-app --test recorded_log the_domain_still_writes

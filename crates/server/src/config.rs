@@ -45,8 +45,11 @@ pub struct Config {
     #[serde(default)]
     pub operators: Vec<crate::graphql::auth::OperatorConfig>,
     /// The back office's read-model database (SQLite, rebuildable from the log).
-    #[serde(default = "crate::graphql::default_read_models")]
-    pub read_models: PathBuf,
+    /// When unset: beside an SQLite store (`data/paycode.db` gives
+    /// `data/paycode.readmodels.db`), so read models never outlive the log
+    /// they were built from when `--store` changes; `data/readmodels.db` for
+    /// the shared stores.
+    pub read_models: Option<PathBuf>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -185,6 +188,16 @@ impl SecretText {
 }
 
 impl Config {
+    /// Where this node's read models live.
+    pub fn read_models_path(&self) -> PathBuf {
+        self.read_models
+            .clone()
+            .unwrap_or_else(|| match self.store.parse::<StoreUrl>() {
+                Ok(url) => url.default_read_models(),
+                Err(_) => PathBuf::from("data/readmodels.db"),
+            })
+    }
+
     /// No file: the defaults, no merchants (operations endpoints only).
     pub fn empty() -> Config {
         toml::from_str("").expect("an empty file is a valid config")

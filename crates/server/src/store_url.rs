@@ -85,6 +85,15 @@ impl fmt::Display for StoreUrl {
 }
 
 impl StoreUrl {
+    /// Where read models built from this store live unless configured:
+    /// beside an SQLite file, so they stay with the log they came from.
+    pub fn default_read_models(&self) -> std::path::PathBuf {
+        match self {
+            StoreUrl::Sqlite(path) => path.with_extension("readmodels.db"),
+            StoreUrl::Postgres { .. } | StoreUrl::Kurrent(_) => "data/readmodels.db".into(),
+        }
+    }
+
     /// Opens the store, creating its file (and parent folder) or its schema
     /// when needed.
     pub async fn open(&self) -> anyhow::Result<OpenedStore> {

@@ -189,11 +189,6 @@ async fn websocket(
         })
 }
 
-/// Where the read models live when the configuration does not say.
-pub fn default_read_models() -> std::path::PathBuf {
-    "data/readmodels.db".into()
-}
-
 /// Opens the read models of `config.read_models` on the service's store,
 /// starts their runner, and returns the `/graphql` routes and the runner's task.
 pub async fn start(
@@ -202,18 +197,15 @@ pub async fn start(
 ) -> anyhow::Result<(Router, tokio::task::JoinHandle<()>)> {
     use anyhow::Context as _;
     let operators = Operators::from_config(&config.operators)?;
-    if let Some(parent) = config
-        .read_models
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-    {
+    let read_models = config.read_models_path();
+    if let Some(parent) = read_models.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;
     }
     let store = std::sync::Arc::clone(service.process.orders().store());
-    let models = ReadModels::open(&config.read_models, store)
+    let models = ReadModels::open(&read_models, store)
         .await
-        .with_context(|| format!("opening the read models {}", config.read_models.display()))?;
+        .with_context(|| format!("opening the read models {}", read_models.display()))?;
     let runner = tokio::spawn(models.clone().run());
     let office = BackOffice {
         models,

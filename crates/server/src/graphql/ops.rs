@@ -33,14 +33,9 @@ pub struct ProjectionsArgs {
         global = true
     )]
     pub store: StoreUrl,
-    /// The read-model database.
-    #[arg(
-        long,
-        env = "PAYCODE_READ_MODELS",
-        default_value = "data/readmodels.db",
-        global = true
-    )]
-    pub read_models: PathBuf,
+    /// The read-model database (default: beside an SQLite store, as `serve` does).
+    #[arg(long, env = "PAYCODE_READ_MODELS", global = true)]
+    pub read_models: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -57,9 +52,13 @@ pub enum ProjectionsCommand {
 
 pub async fn run(args: ProjectionsArgs) -> anyhow::Result<()> {
     let store = args.store.open().await.context("opening the event store")?;
-    let models = ReadModels::open(&args.read_models, store.events)
+    let read_models = args
+        .read_models
+        .clone()
+        .unwrap_or_else(|| args.store.default_read_models());
+    let models = ReadModels::open(&read_models, store.events)
         .await
-        .with_context(|| format!("opening {}", args.read_models.display()))?;
+        .with_context(|| format!("opening {}", read_models.display()))?;
     match args.command {
         ProjectionsCommand::Status => status(&models).await,
         ProjectionsCommand::Rebuild { name } => {
