@@ -204,6 +204,11 @@ impl PaymentProcess {
         &self.orders
     }
 
+    /// The merchants' provider clients (reconciliation downloads bills with them).
+    pub fn providers(&self) -> &ProviderDirectory {
+        &self.providers
+    }
+
     fn work(&self) -> std::sync::MutexGuard<'_, WorkList> {
         self.work
             .lock()

@@ -24,25 +24,38 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Readiness: the event store answers a read.
+/// How far the read models may trail the log with the node still ready: a
+/// moment's worth of appends, not a rebuild's.
+const READY_MAX_LAG: u64 = 1_000;
+
+/// Readiness: the event store answers a read, and the read models (when
+/// this node serves them) have caught up with it.
 async fn readyz(State(service): State<Service>) -> (StatusCode, String) {
-    match service.process.orders().store().head().await {
-        Ok(head) => (
+    let head = match service.process.orders().store().head().await {
+        Ok(head) => head,
+        Err(error) => {
+            tracing::warn!(error = %error, "readiness check: store unavailable");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: event store unavailable\n".to_owned(),
+            );
+        }
+    };
+    match projection_lag(&service, head) {
+        lag if lag > READY_MAX_LAG => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: read models {lag} events behind the log\n"),
+        ),
+        _ => (
             StatusCode::OK,
             format!("ready: event store head at position {head}\n"),
         ),
-        Err(error) => {
-            tracing::warn!(error = %error, "readiness check: store unavailable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not ready: event store unavailable\n".to_owned(),
-            )
-        }
     }
 }
 
 /// Prometheus metrics: payments by provider and outcome, reversals,
-/// provider call latency, the manual-queue size and the log's head.
+/// provider call latency, the manual-queue size, the log's head and the
+/// read models' lag.
 async fn metrics(State(service): State<Service>) -> impl IntoResponse {
     let head = service.process.orders().store().head().await.unwrap_or(0);
     let queue = u64::try_from(service.process.manual_queue_size()).unwrap_or(u64::MAX);
@@ -57,8 +70,21 @@ async fn metrics(State(service): State<Service>) -> impl IntoResponse {
             "The global position of the newest event.",
             head,
         ),
+        (
+            "paycode_projection_lag_events",
+            "Events the log holds that the read models have not applied.",
+            projection_lag(&service, head),
+        ),
     ]);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+/// Events the read models still have to apply (0 when this node has none).
+fn projection_lag(service: &Service, head: u64) -> u64 {
+    service
+        .read_models
+        .as_ref()
+        .map_or(0, |models| head.saturating_sub(models.reached()))
 }
 
 /// The POS API's OpenAPI document, as checked in under `schemas/openapi.json`.

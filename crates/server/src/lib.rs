@@ -60,9 +60,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let store_url: StoreUrl = config.store.parse().map_err(anyhow::Error::msg)?;
     let opened = store_url.open().await.context("opening the event store")?;
-    let service = Service::on_store(opened, &config)?;
+    let mut service = Service::on_store(opened, &config)?;
     let worker = tokio::spawn(service.clone().run_worker());
-    let (back_office, projector) = graphql::start(&service, &config).await?;
+    let (back_office, projector, read_models) = graphql::start(&service, &config).await?;
+    service.read_models = Some(read_models);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;

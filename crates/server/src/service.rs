@@ -83,6 +83,9 @@ pub fn provider_directory(config: &Config) -> anyhow::Result<ProviderDirectory> 
 pub struct Service {
     pub process: PaymentProcess,
     pub keys: Arc<ApiKeys>,
+    /// The back office's read models, when this node serves them: readiness
+    /// waits for them to catch up, and `/metrics` reports their lag.
+    pub read_models: Option<paycode_projections::ReadModels>,
 }
 
 impl Service {
@@ -111,6 +114,7 @@ impl Service {
         Ok(Service {
             process,
             keys: Arc::new(ApiKeys::from_merchants(&config.merchants)),
+            read_models: None,
         })
     }
 
@@ -126,6 +130,7 @@ impl Service {
         Ok(Service {
             process,
             keys: Arc::new(ApiKeys::from_merchants(&config.merchants)),
+            read_models: None,
         })
     }
 

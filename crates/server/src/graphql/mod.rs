@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod error;
 pub mod ops;
+mod reconciliation;
 mod schema;
 pub mod types;
 mod updates;
@@ -190,11 +191,12 @@ async fn websocket(
 }
 
 /// Opens the read models of `config.read_models` on the service's store,
-/// starts their runner, and returns the `/graphql` routes and the runner's task.
+/// starts their runner, and returns the `/graphql` routes, the runner's task
+/// and the read models (for readiness and metrics).
 pub async fn start(
     service: &crate::Service,
     config: &crate::Config,
-) -> anyhow::Result<(Router, tokio::task::JoinHandle<()>)> {
+) -> anyhow::Result<(Router, tokio::task::JoinHandle<()>, ReadModels)> {
     use anyhow::Context as _;
     let operators = Operators::from_config(&config.operators)?;
     let read_models = config.read_models_path();
@@ -208,9 +210,9 @@ pub async fn start(
         .with_context(|| format!("opening the read models {}", read_models.display()))?;
     let runner = tokio::spawn(models.clone().run());
     let office = BackOffice {
-        models,
+        models: models.clone(),
         process: service.process.clone(),
         operators: Arc::new(operators),
     };
-    Ok((routes(office), runner))
+    Ok((routes(office), runner, models))
 }

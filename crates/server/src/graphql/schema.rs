@@ -22,9 +22,10 @@ use serde::{Deserialize, Serialize};
 use super::BackOffice;
 use super::auth::{Principal, Role};
 use super::error::{BackOfficeError, GqlResult, OrGraphql as _};
+use super::reconciliation::{ReconciliationReport, ReconciliationRun, ResolutionOutcomeKind};
 use super::types::{
     DailyTotal, ManualIntervention, ManualOutcomeKind, Order, OrderFilterInput, OrderPage,
-    OrderStatus, ProjectionState, Refund, WriteResult,
+    OrderStatus, ProjectionState, ProviderName, Refund, WriteResult,
 };
 
 /// The page size when the client names none.
@@ -259,6 +260,34 @@ impl Query {
             .collect())
     }
 
+    /// Recorded reconciliation day reports (latest run of each day), by
+    /// merchant, provider and day; `from` and `to` (`YYYY-MM-DD`) inclusive.
+    /// A merchant-scoped token sees only its merchant's days.
+    async fn reconciliation_reports(
+        &self,
+        ctx: &Context<'_>,
+        merchant: Option<String>,
+        provider: Option<ProviderName>,
+        from: Option<String>,
+        to: Option<String>,
+    ) -> GqlResult<Vec<ReconciliationReport>> {
+        let p = reader(ctx)?;
+        super::reconciliation::reports(ctx, p, merchant, provider, from, to).await
+    }
+
+    /// One provider's reconciliation of one merchant's Beijing day
+    /// (`YYYY-MM-DD`); `null` when the day was never run.
+    async fn reconciliation_report(
+        &self,
+        ctx: &Context<'_>,
+        provider: ProviderName,
+        merchant: String,
+        day: String,
+    ) -> GqlResult<Option<ReconciliationReport>> {
+        let p = reader(ctx)?;
+        super::reconciliation::report(ctx, p, provider, merchant, day).await
+    }
+
     /// Each projection's checkpoint and lag. Not for merchant-scoped tokens.
     async fn projections(&self, ctx: &Context<'_>) -> GqlResult<Vec<ProjectionState>> {
         reader(ctx)?.require_unscoped().gql()?;
@@ -399,6 +428,38 @@ impl Mutation {
             .await
             .gql()?;
         answer(office, &merchant, &out_trade_no, done.position).await
+    }
+
+    /// Downloads a merchant's bill of a Beijing day (`YYYY-MM-DD`, not in the
+    /// future) from the provider, reconciles it against the ledger and
+    /// records the run (operator). A rerun that finds what the latest run
+    /// found records nothing.
+    async fn run_reconciliation(
+        &self,
+        ctx: &Context<'_>,
+        provider: ProviderName,
+        merchant: String,
+        day: String,
+    ) -> GqlResult<ReconciliationRun> {
+        let p = principal(ctx)?;
+        super::reconciliation::run(ctx, p, provider, merchant, day).await
+    }
+
+    /// Records an operator's resolution of one of the day's discrepancies,
+    /// by its id, with a note (operator); answers with the day's report.
+    #[allow(clippy::too_many_arguments)] // one per GraphQL argument
+    async fn resolve_discrepancy(
+        &self,
+        ctx: &Context<'_>,
+        provider: ProviderName,
+        merchant: String,
+        day: String,
+        id: String,
+        outcome: ResolutionOutcomeKind,
+        note: String,
+    ) -> GqlResult<ReconciliationReport> {
+        let p = principal(ctx)?;
+        super::reconciliation::resolve(ctx, p, provider, merchant, day, id, outcome, note).await
     }
 
     /// Starts a rebuild of one projection from the log (admin). It runs in

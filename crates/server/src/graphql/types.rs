@@ -117,7 +117,10 @@ impl From<OrderView> for Order {
 
 /// The caller of the request, checked again in nested fields: a parent
 /// that forgot its check must not open a way to another merchant's rows.
-fn principal_seeing<'a>(ctx: &'a Context<'_>, merchant: &str) -> GqlResult<&'a Principal> {
+pub(super) fn principal_seeing<'a>(
+    ctx: &'a Context<'_>,
+    merchant: &str,
+) -> GqlResult<&'a Principal> {
     let principal = ctx
         .data::<Principal>()
         .map_err(|_| BackOfficeError::Unauthenticated.into_graphql())?;
