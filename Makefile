@@ -9,7 +9,7 @@ LISTEN ?= 127.0.0.1:8080
 .PHONY: help run test bench demo schemas fixtures sim lint fmt clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
+	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "%-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: ## Start paycode on the embedded store with the simulator and a demo merchant
 	$(CARGO) run --release -p paycode-server --bin paycode -- serve --config crates/server/paycode.demo.toml --store $(STORE) --listen $(LISTEN)
