@@ -4,6 +4,8 @@
 //! other merchant: zero leaks), read-your-writes of mutations, and the
 //! order-updates subscription's scope.
 
+mod support;
+
 use std::io::BufReader;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use paycode_server::graphql::{BackOffice, sdl};
 use paycode_server::{Config, Service};
 use paycode_store::EventStore;
 use serde_json::{Value, json};
+use support::gql::{codes, post};
 use tower::ServiceExt as _;
 
 const CHECKED_IN: &str = concat!(
@@ -91,44 +94,6 @@ async fn world() -> World {
         office,
         router,
     }
-}
-
-async fn post(router: &Router, token: Option<&str>, query: &str) -> (StatusCode, Value) {
-    let mut request = Request::post("/graphql").header("content-type", "application/json");
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let body = json!({ "query": query }).to_string();
-    let response = router
-        .clone()
-        .oneshot(request.body(Body::from(body)).expect("a request"))
-        .await
-        .expect("the router answers");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("a body")
-        .to_bytes();
-    (status, serde_json::from_slice(&bytes).expect("JSON"))
-}
-
-fn codes(answer: &Value) -> Vec<String> {
-    answer["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| {
-                    e["extensions"]["code"]
-                        .as_str()
-                        .unwrap_or("NO_CODE")
-                        .to_owned()
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 const ORDER_QUERY: &str = r#"{ order(merchant: "demo", outTradeNo: "ali-refunded") {

@@ -9,16 +9,14 @@ mod support;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt as _;
+use axum::http::StatusCode;
 use paycode_projections::ReadModels;
 use paycode_server::graphql::BackOffice;
 use paycode_server::graphql::auth::{OperatorConfig, Operators, Role};
 use paycode_sim::BillTamper;
 use serde_json::{Value, json};
+use support::gql::codes;
 use support::{World, wechat_code};
-use tower::ServiceExt as _;
 
 /// The test day: `World::start` begins at 10:00 on it, Beijing time.
 const DAY: &str = "2026-11-20";
@@ -63,42 +61,7 @@ async fn office(world: &World) -> Office {
 }
 
 async fn post(office: &Office, token: Option<&str>, query: &str) -> (StatusCode, Value) {
-    let mut request = Request::post("/graphql").header("content-type", "application/json");
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let body = json!({ "query": query }).to_string();
-    let response = office
-        .router
-        .clone()
-        .oneshot(request.body(Body::from(body)).expect("a request"))
-        .await
-        .expect("the router answers");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("a body")
-        .to_bytes();
-    (status, serde_json::from_slice(&bytes).expect("JSON"))
-}
-
-fn codes(answer: &Value) -> Vec<String> {
-    answer["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| {
-                    e["extensions"]["code"]
-                        .as_str()
-                        .unwrap_or("NO_CODE")
-                        .to_owned()
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    support::gql::post(&office.router, token, query).await
 }
 
 /// The provider order number of the order's current attempt: what the bill prints.

@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test file uses a different part of the harness
 
 pub mod cluster;
+pub mod gql;
 
 use std::sync::Arc;
 
