@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use paycode_store::{EventStore, ExpectedVersion, NewEvent, StreamName};
+use paycode_store::{EventStore, ExpectedVersion, StreamName};
 use paycode_store_postgres::{PostgresStore, WriterStats};
-use uuid::Uuid;
 
 use crate::report::{Measurement, one_decimal, table, thousands};
+use crate::store::{bench_event, one_writer, read_back};
 
 #[derive(Debug, clap::Args)]
 pub struct PostgresArgs {
@@ -90,46 +90,6 @@ async fn measure(
     Ok((vec![single, batched, concurrent, fill, read], stats))
 }
 
-/// A realistic event: about 200 bytes of JSON data and 60 of metadata (the
-/// same shape as the SQLite section's).
-fn bench_event(n: u64) -> NewEvent {
-    NewEvent {
-        id: Uuid::new_v4(),
-        event_type: "PaymentRequested".to_owned(),
-        type_version: 1,
-        data: format!(
-            r#"{{"merchant":"m-000042","out_trade_no":"T{n:020}","amount":"88.80","currency":"CNY","auth_code":"134567******6789","provider":"wechatpay","requested_at":"2026-11-27T03:00:00Z"}}"#
-        )
-        .into_bytes(),
-        metadata: br#"{"correlation":"9b2f6c1e-4d7a-4f0e-8a51-2c3d4e5f6a7b","actor":"pos-17"}"#.to_vec(),
-    }
-}
-
-/// One writer on one stream, `batch` events per append, waiting for each.
-async fn one_writer(store: &PostgresStore, events: u64, batch: u64) -> anyhow::Result<Measurement> {
-    let stream = StreamName::parse("bench-one")?;
-    let batch = batch.max(1);
-    let started = Instant::now();
-    let mut written = 0;
-    while written < events {
-        let size = batch.min(events - written);
-        let appended = (written..written + size).map(bench_event).collect();
-        store
-            .append(&stream, ExpectedVersion::Exact(written), appended)
-            .await?;
-        written += size;
-    }
-    let what = match batch {
-        1 => "append, 1 writer, 1 event per append".to_owned(),
-        n => format!("append, 1 writer, {} events per append", thousands(n)),
-    };
-    Ok(Measurement {
-        what,
-        events,
-        elapsed: started.elapsed(),
-    })
-}
-
 /// `writers` tasks, each on its own stream, one event per append, all at once.
 async fn concurrent_writers(
     store: &Arc<PostgresStore>,
@@ -173,32 +133,6 @@ async fn concurrent_writers(
 }
 
 /// Reads the whole log back in pages, checking the order as it goes.
-async fn read_back(store: &PostgresStore, events: u64, page: usize) -> anyhow::Result<Measurement> {
-    let started = Instant::now();
-    let mut position = 0;
-    while position < events {
-        let got = store.read_all(position, page).await?;
-        anyhow::ensure!(
-            !got.is_empty(),
-            "read_all ended at {position}, expected {events}"
-        );
-        for event in &got {
-            anyhow::ensure!(
-                event.position == position + 1,
-                "position {} after {position}",
-                event.position
-            );
-            position = event.position;
-        }
-    }
-    let what = format!("read_all in order, pages of {}", thousands(page as u64));
-    Ok(Measurement {
-        what,
-        events,
-        elapsed: started.elapsed(),
-    })
-}
-
 async fn drop_schema(url: &str, schema: &str) -> anyhow::Result<()> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     tokio::spawn(connection);

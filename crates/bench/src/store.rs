@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use anyhow::Context;
 use paycode_store::{EventStore, ExpectedVersion, NewEvent, StreamName};
@@ -93,9 +93,9 @@ fn fresh_store(dir: &Path, name: &str) -> anyhow::Result<SqliteStore> {
     SqliteStore::open(&path).with_context(|| format!("open {}", path.display()))
 }
 
-/// How event ids are made: random (`Uuid::new_v4`, what the app does) or
-/// time-ordered like UUIDv7, whose inserts land on the last page of the id
-/// index instead of a random one.
+/// How event ids are made: random (`Uuid::new_v4`) or time-ordered
+/// (`Uuid::now_v7`, what the app's `RandomIds` makes), whose inserts land on
+/// the last page of the id index instead of a random one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ids {
     Random,
@@ -104,23 +104,16 @@ enum Ids {
 
 impl Ids {
     fn make(self) -> Uuid {
-        let random = Uuid::new_v4();
         match self {
-            Ids::Random => random,
-            Ids::TimeOrdered => {
-                let since_epoch = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or_default();
-                let millis = u64::try_from(since_epoch.as_millis()).unwrap_or(0);
-                let (high, low) = random.as_u64_pair();
-                Uuid::from_u64_pair((millis << 16) | (high & 0xffff), low)
-            }
+            Ids::Random => Uuid::new_v4(),
+            Ids::TimeOrdered => Uuid::now_v7(),
         }
     }
 }
 
 /// A realistic event: about 200 bytes of JSON data and 60 of metadata.
-fn bench_event(n: u64) -> NewEvent {
+/// Shared with the PostgreSQL section, so both stores write the same rows.
+pub(crate) fn bench_event(n: u64) -> NewEvent {
     event_with_id(n, Ids::Random)
 }
 
@@ -138,7 +131,11 @@ fn event_with_id(n: u64, ids: Ids) -> NewEvent {
 }
 
 /// One writer on one stream, `batch` events per append, waiting for each.
-async fn one_writer(store: &SqliteStore, events: u64, batch: u64) -> anyhow::Result<Measurement> {
+pub(crate) async fn one_writer(
+    store: &dyn EventStore,
+    events: u64,
+    batch: u64,
+) -> anyhow::Result<Measurement> {
     let stream = StreamName::parse("bench-one")?;
     let batch = batch.max(1);
     let started = Instant::now();
@@ -266,7 +263,11 @@ fn plain_rusqlite(path: &Path, events: u64, per_tx: u64) -> anyhow::Result<Measu
 }
 
 /// Reads the whole log back in pages, checking the order as it goes.
-async fn read_back(store: &SqliteStore, events: u64, page: usize) -> anyhow::Result<Measurement> {
+pub(crate) async fn read_back(
+    store: &dyn EventStore,
+    events: u64,
+    page: usize,
+) -> anyhow::Result<Measurement> {
     let started = Instant::now();
     let mut position = 0;
     while position < events {
