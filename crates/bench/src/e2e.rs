@@ -167,27 +167,13 @@ pub async fn run(args: E2eArgs) -> anyhow::Result<()> {
 }
 
 fn config(sim_base: &str) -> anyhow::Result<Config> {
-    let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/keys");
-    let text = format!(
-        r#"
-[[merchants]]
-id = "bench"
-api_keys_sha256 = ["{key}"]
-[merchants.wechat]
-base_url = "{sim_base}"
-appid = "wx2421b1c4370ec43b"
-mch_id = "10000100"
-api_key = "paycodesimulatorwechatapikey0001"
-sign_type = "HMAC-SHA256"
-[merchants.alipay]
-gateway_url = "{sim_base}/gateway.do"
-app_id = "2014072300007148"
-app_private_key = "{keys}/alipay-app-private.pem"
-alipay_public_key = "{keys}/alipay-gateway-public.pem"
-"#,
-        key = paycode_server::config::sha256_hex(API_KEY.as_bytes()),
-    );
-    toml::from_str(&text).context("the bench config")
+    let mut config = Config::empty();
+    config
+        .merchants
+        .push(paycode_server::config::simulator_merchant(
+            "bench", API_KEY, sim_base,
+        ));
+    Ok(config)
 }
 
 async fn start() -> anyhow::Result<World> {

@@ -238,6 +238,32 @@ impl Config {
     }
 }
 
+/// A merchant holding the simulator's example WeChat Pay and Alipay
+/// accounts at `sim_base`, signed with the checked-in test keys: for the
+/// demo, the benchmarks and the tests, which run paycode beside `paycode-sim`.
+pub fn simulator_merchant(id: &str, api_key: &str, sim_base: &str) -> MerchantConfig {
+    let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/keys");
+    let text = format!(
+        r#"
+id = "{id}"
+api_keys_sha256 = ["{digest}"]
+[wechat]
+base_url = "{sim_base}"
+appid = "wx2421b1c4370ec43b"
+mch_id = "10000100"
+api_key = "paycodesimulatorwechatapikey0001"
+sign_type = "HMAC-SHA256"
+[alipay]
+gateway_url = "{sim_base}/gateway.do"
+app_id = "2014072300007148"
+app_private_key = "{keys}/alipay-app-private.pem"
+alipay_public_key = "{keys}/alipay-gateway-public.pem"
+"#,
+        digest = sha256_hex(api_key.as_bytes()),
+    );
+    toml::from_str(&text).expect("the simulator merchant's TOML is well formed")
+}
+
 /// The TLS identity for WeChat's `/secapi` calls, when both files are named.
 pub fn wechat_identity(account: &WechatAccount) -> anyhow::Result<Option<TlsIdentity>> {
     match (&account.client_cert_pem, &account.client_key_pem) {
