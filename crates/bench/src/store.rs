@@ -64,13 +64,13 @@ pub async fn run(args: StoreArgs) -> anyhow::Result<()> {
 
     let store = Arc::new(fresh_store(&dir, "concurrent")?);
     let (concurrent, stats) =
-        concurrent_writers(&store, args.writers, args.events, Ids::Random).await?;
+        concurrent_writers(&store, args.writers, args.events, Ids::TimeOrdered).await?;
     let group = stats.events.div_ceil(stats.groups.max(1)).max(1);
     let baseline = plain_rusqlite(&dir.join("baseline.db"), args.events, group)?;
     rows.extend([concurrent.clone(), baseline.clone()]);
-    let store = Arc::new(fresh_store(&dir, "ordered")?);
+    let store = Arc::new(fresh_store(&dir, "random-ids")?);
     rows.push(
-        concurrent_writers(&store, args.writers, args.events, Ids::TimeOrdered)
+        concurrent_writers(&store, args.writers, args.events, Ids::Random)
             .await?
             .0,
     );
@@ -93,9 +93,9 @@ fn fresh_store(dir: &Path, name: &str) -> anyhow::Result<SqliteStore> {
     SqliteStore::open(&path).with_context(|| format!("open {}", path.display()))
 }
 
-/// How event ids are made: random (`Uuid::new_v4`) or time-ordered
-/// (`Uuid::now_v7`, what the app's `RandomIds` makes), whose inserts land on
-/// the last page of the id index instead of a random one.
+/// How event ids are made: time-ordered (`Uuid::now_v7`, what the app's
+/// `RandomIds` makes, so every run but one uses them), whose inserts land on
+/// the last page of the id index, or random (`Uuid::new_v4`) for comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ids {
     Random,
@@ -114,7 +114,7 @@ impl Ids {
 /// A realistic event: about 200 bytes of JSON data and 60 of metadata.
 /// Shared with the PostgreSQL section, so both stores write the same rows.
 pub(crate) fn bench_event(n: u64) -> NewEvent {
-    event_with_id(n, Ids::Random)
+    event_with_id(n, Ids::TimeOrdered)
 }
 
 fn event_with_id(n: u64, ids: Ids) -> NewEvent {
@@ -197,9 +197,9 @@ async fn concurrent_writers(
         events: after.events - before.events,
     };
     let what = match ids {
-        Ids::Random => format!("append, {writers} writers, 1 event per append (group commit)"),
-        Ids::TimeOrdered => {
-            format!("append, {writers} writers, 1 event per append, time-ordered ids")
+        Ids::TimeOrdered => format!("append, {writers} writers, 1 event per append (group commit)"),
+        Ids::Random => {
+            format!("append, {writers} writers, 1 event per append, random v4 ids (for comparison)")
         }
     };
     Ok((
