@@ -12,16 +12,22 @@
 //!   manual resolution "reversed") of an order counted as paid, on its day.
 //!   Reversing an unpaid trade moved no money and counts nowhere.
 //!
-//! So paid minus refunded minus reversed is what the merchant keeps. The
-//! projection keeps a small row per order (provider, amount, paid) and per
-//! refund (amount, succeeded) in its own tables, so it rebuilds on its own.
+//! So paid minus refunded minus reversed is what the merchant keeps. To know
+//! whether an event counts, the projection needs a little of each order
+//! (provider, amount, paid, its refunds): recent orders are kept in memory
+//! between pages (`cache.rs`), any other is folded again from its stream in
+//! the log. Only the days' figures are stored.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use chrono::{DateTime, FixedOffset, Offset as _, Utc};
-use paycode_domain::{ManualOutcome, OrderEvent};
-use rusqlite::{OptionalExtension, Transaction, params};
+use paycode_domain::{ManualOutcome, OrderEvent, PaymentRequested};
+use rusqlite::{Transaction, params};
 
+use crate::cache::FoldCache;
 use crate::error::ProjectionError;
-use crate::runner::Decoded;
+use crate::runner::{Decoded, History};
 
 /// Beijing time: China has no daylight saving, so a fixed offset is exact.
 const BEIJING_OFFSET_SECS: i32 = 8 * 3600;
@@ -32,92 +38,173 @@ pub fn beijing_day(at: DateTime<Utc>) -> String {
     at.with_timezone(&offset).format("%Y-%m-%d").to_string()
 }
 
-struct OrderRow {
+/// What the projection needs to know of an order.
+#[derive(Debug, Clone)]
+pub(crate) struct DailyOrder {
     merchant: String,
     provider: String,
     amount_fen: i64,
+    /// Counted as paid (and not reversed since).
     paid: bool,
+    refunds: Vec<DailyRefund>,
 }
 
-/// Which figure of a day an event moves.
-enum Figure {
-    Paid,
-    Refunded,
-    Reversed,
+#[derive(Debug, Clone)]
+struct DailyRefund {
+    out_refund_no: String,
+    amount_fen: i64,
+    succeeded: bool,
 }
 
+/// The five figures of one merchant, provider and day; a page adds its
+/// changes up here and writes each day once.
+#[derive(Debug, Default)]
+struct Figures {
+    paid_count: i64,
+    paid_fen: i64,
+    refunded_fen: i64,
+    reversed_count: i64,
+    reversed_fen: i64,
+}
+
+/// Changes per merchant, provider and Beijing day.
+type Days = HashMap<(String, String, String), Figures>;
+
+/// The figures of the day of `at` for an order's merchant and provider.
+fn day<'d>(days: &'d mut Days, order: &DailyOrder, at: DateTime<Utc>) -> &'d mut Figures {
+    let key = (
+        order.merchant.clone(),
+        order.provider.clone(),
+        beijing_day(at),
+    );
+    days.entry(key).or_default()
+}
+
+/// Applies a batch to generation `g`: folds the events in memory, then
+/// writes each day's figures once.
 pub(crate) fn apply(
     tx: &Transaction<'_>,
     g: u64,
     batch: &[Decoded],
+    cache: &mut FoldCache<DailyOrder>,
+    history: &mut History<'_>,
 ) -> Result<(), ProjectionError> {
+    let mut touched: HashMap<&str, DailyOrder> = HashMap::new();
+    let mut days = Days::new();
     for decoded in batch {
-        apply_one(tx, g, decoded)?;
+        let stream = decoded.stream.as_str();
+        if let OrderEvent::PaymentRequested(e) = &decoded.event {
+            cache.take(stream);
+            touched.insert(stream, DailyOrder::start(e));
+            continue;
+        }
+        let order = match touched.entry(stream) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                let order = match cache.take(stream) {
+                    Some(order) => Some(order),
+                    None => replay(&history(stream, decoded.position)?),
+                };
+                entry.insert(order.ok_or_else(|| ProjectionError::Corrupt {
+                    position: decoded.position,
+                    reason: format!("stream {stream} opens with {}", decoded.event.event_type()),
+                })?)
+            }
+        };
+        fold(order, &decoded.event, &mut days);
+    }
+    for (stream, order) in touched {
+        cache.put(stream.to_owned(), order);
+    }
+    let mut add = tx.prepare_cached(&format!(
+        "INSERT INTO daily_g{g} (merchant, provider, day, paid_count, paid_fen,
+             refunded_fen, reversed_count, reversed_fen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (merchant, provider, day) DO UPDATE SET
+             paid_count = paid_count + excluded.paid_count,
+             paid_fen = paid_fen + excluded.paid_fen,
+             refunded_fen = refunded_fen + excluded.refunded_fen,
+             reversed_count = reversed_count + excluded.reversed_count,
+             reversed_fen = reversed_fen + excluded.reversed_fen"
+    ))?;
+    for ((merchant, provider, day), f) in days {
+        add.execute(params![
+            merchant,
+            provider,
+            day,
+            f.paid_count,
+            f.paid_fen,
+            f.refunded_fen,
+            f.reversed_count,
+            f.reversed_fen
+        ])?;
     }
     Ok(())
 }
 
-fn apply_one(tx: &Transaction<'_>, g: u64, decoded: &Decoded) -> Result<(), ProjectionError> {
-    let stream = decoded.stream.as_str();
-    if let OrderEvent::PaymentRequested(e) = &decoded.event {
-        tx.prepare_cached(&format!(
-            "INSERT OR REPLACE INTO daily_orders_g{g} (stream, merchant, provider, amount_fen, paid)
-             VALUES (?1, ?2, ?3, ?4, 0)"
-        ))?
-        .execute(params![
-            stream,
-            e.merchant.as_str(),
-            e.provider.as_str(),
-            e.amount.to_fen()
-        ])?;
-        return Ok(());
-    }
-    let Some(order) = load(tx, g, stream)? else {
-        return Err(ProjectionError::Corrupt {
-            position: decoded.position,
-            reason: format!("stream {stream} opens with {}", decoded.event.event_type()),
-        });
-    };
-    match &decoded.event {
-        OrderEvent::PaymentRequested(_) => Ok(()),
-        OrderEvent::PaymentRetried(e) => {
-            tx.prepare_cached(&format!(
-                "UPDATE daily_orders_g{g} SET provider = ?2 WHERE stream = ?1"
-            ))?
-            .execute(params![stream, e.provider.as_str()])?;
-            Ok(())
+impl DailyOrder {
+    fn start(e: &PaymentRequested) -> DailyOrder {
+        DailyOrder {
+            merchant: e.merchant.to_string(),
+            provider: e.provider.as_str().to_owned(),
+            amount_fen: e.amount.to_fen(),
+            paid: false,
+            refunds: Vec::new(),
         }
-        OrderEvent::PaymentSucceeded(e) => mark_paid(tx, g, stream, &order, e.paid_at),
-        OrderEvent::OrderRevoked(e) => mark_reversed(tx, g, stream, &order, e.at),
-        OrderEvent::TradeClosed(e) => mark_reversed(tx, g, stream, &order, e.at),
+    }
+}
+
+/// An order's state from its earlier events (what it counted then is in
+/// the stored figures already); `None` if they do not open the order.
+fn replay(history: &[OrderEvent]) -> Option<DailyOrder> {
+    let (OrderEvent::PaymentRequested(first), rest) = history.split_first()? else {
+        return None;
+    };
+    let mut order = DailyOrder::start(first);
+    let mut counted_already = Days::new();
+    for event in rest {
+        fold(&mut order, event, &mut counted_already);
+    }
+    Some(order)
+}
+
+/// Folds one event (not the first) of an order into its state and the days' figures.
+fn fold(order: &mut DailyOrder, event: &OrderEvent, days: &mut Days) {
+    match event {
+        OrderEvent::PaymentRetried(e) => order.provider = e.provider.as_str().to_owned(),
+        OrderEvent::PaymentSucceeded(e) => mark_paid(order, e.paid_at, days),
+        OrderEvent::OrderRevoked(e) => mark_reversed(order, e.at, days),
+        OrderEvent::TradeClosed(e) => mark_reversed(order, e.at, days),
         OrderEvent::ManuallyResolved(e) => match &e.outcome {
-            ManualOutcome::Paid { .. } => mark_paid(tx, g, stream, &order, e.at),
-            ManualOutcome::Reversed => mark_reversed(tx, g, stream, &order, e.at),
-            ManualOutcome::NotCharged => Ok(()),
+            ManualOutcome::Paid { .. } => mark_paid(order, e.at, days),
+            ManualOutcome::Reversed => mark_reversed(order, e.at, days),
+            ManualOutcome::NotCharged => {}
         },
         OrderEvent::RefundRequested(e) => {
-            tx.prepare_cached(&format!(
-                "INSERT OR IGNORE INTO daily_refunds_g{g} (stream, out_refund_no, amount_fen, succeeded)
-                 VALUES (?1, ?2, ?3, 0)"
-            ))?
-            .execute(params![stream, e.out_refund_no.as_str(), e.amount.to_fen()])?;
-            Ok(())
-        }
-        OrderEvent::RefundSucceeded(e) => {
-            let amount: Option<i64> = tx
-                .prepare_cached(&format!(
-                    "UPDATE daily_refunds_g{g} SET succeeded = 1
-                     WHERE stream = ?1 AND out_refund_no = ?2 AND succeeded = 0
-                     RETURNING amount_fen"
-                ))?
-                .query_row(params![stream, e.out_refund_no.as_str()], |row| row.get(0))
-                .optional()?;
-            match amount {
-                Some(fen) => add(tx, g, &order, e.at, Figure::Refunded, fen),
-                None => Ok(()),
+            let number = e.out_refund_no.as_str();
+            // Once per refund number, as the domain allows.
+            if !order.refunds.iter().any(|r| r.out_refund_no == number) {
+                order.refunds.push(DailyRefund {
+                    out_refund_no: number.to_owned(),
+                    amount_fen: e.amount.to_fen(),
+                    succeeded: false,
+                });
             }
         }
-        OrderEvent::PaymentPendingReported(_)
+        OrderEvent::RefundSucceeded(e) => {
+            let number = e.out_refund_no.as_str();
+            let refund = order
+                .refunds
+                .iter_mut()
+                .find(|r| r.out_refund_no == number && !r.succeeded);
+            if let Some(refund) = refund {
+                refund.succeeded = true;
+                let fen = refund.amount_fen;
+                day(days, order, e.at).refunded_fen += fen;
+            }
+        }
+        OrderEvent::PaymentRequested(_)
+        | OrderEvent::PaymentPendingReported(_)
         | OrderEvent::PaymentUnknownReported(_)
         | OrderEvent::PaymentFailed(_)
         | OrderEvent::ReversalRequested(_)
@@ -126,86 +213,28 @@ fn apply_one(tx: &Transaction<'_>, g: u64, decoded: &Decoded) -> Result<(), Proj
         | OrderEvent::ReversalAbandoned(_)
         | OrderEvent::RefundProcessingReported(_)
         | OrderEvent::RefundFailed(_)
-        | OrderEvent::RefundRetried(_) => Ok(()),
+        | OrderEvent::RefundRetried(_) => {}
     }
 }
 
-fn load(tx: &Transaction<'_>, g: u64, stream: &str) -> rusqlite::Result<Option<OrderRow>> {
-    tx.prepare_cached(&format!(
-        "SELECT merchant, provider, amount_fen, paid FROM daily_orders_g{g} WHERE stream = ?1"
-    ))?
-    .query_row(params![stream], |row| {
-        Ok(OrderRow {
-            merchant: row.get(0)?,
-            provider: row.get(1)?,
-            amount_fen: row.get(2)?,
-            paid: row.get(3)?,
-        })
-    })
-    .optional()
-}
-
-fn mark_paid(
-    tx: &Transaction<'_>,
-    g: u64,
-    stream: &str,
-    order: &OrderRow,
-    day_of: DateTime<Utc>,
-) -> Result<(), ProjectionError> {
+fn mark_paid(order: &mut DailyOrder, day_of: DateTime<Utc>, days: &mut Days) {
     if order.paid {
-        return Ok(());
+        return;
     }
-    set_paid(tx, g, stream, true)?;
-    add(tx, g, order, day_of, Figure::Paid, order.amount_fen)
+    order.paid = true;
+    let figures = day(days, order, day_of);
+    figures.paid_count += 1;
+    figures.paid_fen += order.amount_fen;
 }
 
-fn mark_reversed(
-    tx: &Transaction<'_>,
-    g: u64,
-    stream: &str,
-    order: &OrderRow,
-    at: DateTime<Utc>,
-) -> Result<(), ProjectionError> {
+fn mark_reversed(order: &mut DailyOrder, at: DateTime<Utc>, days: &mut Days) {
     if !order.paid {
-        return Ok(());
+        return;
     }
     // Once reversed the order is no longer "paid": a later manual "reversed"
     // of the same order cannot count it twice.
-    set_paid(tx, g, stream, false)?;
-    add(tx, g, order, at, Figure::Reversed, order.amount_fen)
-}
-
-fn set_paid(tx: &Transaction<'_>, g: u64, stream: &str, paid: bool) -> rusqlite::Result<()> {
-    tx.prepare_cached(&format!(
-        "UPDATE daily_orders_g{g} SET paid = ?2 WHERE stream = ?1"
-    ))?
-    .execute(params![stream, paid])?;
-    Ok(())
-}
-
-fn add(
-    tx: &Transaction<'_>,
-    g: u64,
-    order: &OrderRow,
-    at: DateTime<Utc>,
-    figure: Figure,
-    fen: i64,
-) -> Result<(), ProjectionError> {
-    let (count_col, sum_col) = match figure {
-        Figure::Paid => (Some("paid_count"), "paid_fen"),
-        Figure::Refunded => (None, "refunded_fen"),
-        Figure::Reversed => (Some("reversed_count"), "reversed_fen"),
-    };
-    let count = count_col.map_or(String::new(), |c| format!(", {c} = {c} + 1"));
-    let day = beijing_day(at);
-    tx.prepare_cached(&format!(
-        "INSERT OR IGNORE INTO daily_g{g} (merchant, provider, day) VALUES (?1, ?2, ?3)"
-    ))?
-    .execute(params![order.merchant, order.provider, day])?;
-    tx.prepare_cached(&format!(
-        "UPDATE daily_g{g} SET {sum_col} = {sum_col} + ?4{count}
-         WHERE merchant = ?1 AND provider = ?2 AND day = ?3"
-    ))?
-    .execute(params![order.merchant, order.provider, day, fen])?;
-    Ok(())
+    order.paid = false;
+    let figures = day(days, order, at);
+    figures.reversed_count += 1;
+    figures.reversed_fen += order.amount_fen;
 }

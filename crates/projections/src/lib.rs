@@ -5,7 +5,9 @@
 //! - [`ReadModels`]: the handle: open, run, wait for a position, rebuild,
 //!   status, and the queries (`query.rs`).
 //! - [`Projection`]: the projections and the read models each maintains.
-//! - `orders.rs`, `daily.rs`: each projection's pure `apply`, from events to rows.
+//! - `orders.rs`, `daily.rs`: each projection's `apply`, from events to rows.
+//! - `cache.rs`: folded orders kept in memory between pages; an order not
+//!   there is folded again from its stream in the log.
 //! - `db.rs`: the SQLite layout: generation-suffixed tables and the pointer
 //!   that swaps a rebuilt generation in.
 //!
@@ -15,6 +17,7 @@
 //! transaction as its rows: an event is applied exactly once even across
 //! crashes (effectively once). This crate knows no HTTP and no GraphQL.
 
+mod cache;
 mod daily;
 mod db;
 mod error;

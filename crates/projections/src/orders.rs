@@ -1,176 +1,210 @@
 //! The `orders` projection: folds each order's events with the domain's own
-//! `evolve`, keeps the folded state, and writes three views of it: the
-//! order row, its refund rows and its place on the manual-intervention queue.
+//! `evolve`, and writes three views of the folded state: the order row, its
+//! refund rows and its place on the manual-intervention queue.
 //!
 //! Using `evolve` rather than re-deriving statuses here means the back
-//! office can never disagree with what `decide` saw. The folded state is
-//! stored as JSON in the order row (`state`): the read model is rebuilt
-//! from the log, so that JSON is a cache, not a contract.
+//! office can never disagree with what `decide` saw. The folded states of
+//! recent orders are kept in memory between pages (`cache.rs`); an order
+//! that is not there is folded again from its stream in the log, the one
+//! source of truth. No state is stored in the rows: they hold only what
+//! the queries read, which keeps a million-order rebuild small.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use paycode_domain::{Order, OrderEvent, RefundState, evolve};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{CachedStatement, Transaction, params};
 
+use crate::cache::FoldCache;
 use crate::db::millis;
 use crate::error::ProjectionError;
-use crate::runner::Decoded;
+use crate::runner::{Decoded, History};
 
-/// Applies a batch to generation `g`. Each order's state is read at most once
-/// and written once per batch, however many of its events the batch holds.
+/// An order a page touched, with what its rows looked like before the page.
+struct Touched {
+    /// `None` only until the stream's first event is folded.
+    order: Option<Order>,
+    /// Whether the order had a row on the manual-intervention queue.
+    had_attention: bool,
+}
+
+/// Applies a batch to generation `g`. Each order's state comes from the
+/// cache, or is folded from `history` (its events before the batch) at most
+/// once per batch, and its rows are written once per batch however many of
+/// its events the batch holds.
 pub(crate) fn apply(
     tx: &Transaction<'_>,
     g: u64,
     batch: &[Decoded],
+    cache: &mut FoldCache<Order>,
+    history: &mut History<'_>,
 ) -> Result<(), ProjectionError> {
-    let mut touched: HashMap<&str, Order> = HashMap::new();
+    let mut touched: HashMap<&str, Touched> = HashMap::new();
     for decoded in batch {
         let stream = decoded.stream.as_str();
-        let state = match touched.remove(stream) {
-            Some(order) => Some(order),
-            // A stream's first event has no stored state to read.
-            None if matches!(decoded.event, OrderEvent::PaymentRequested(_)) => None,
-            None => load(tx, g, stream, decoded.position)?,
+        let entry = match touched.entry(stream) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                let before = if matches!(decoded.event, OrderEvent::PaymentRequested(_)) {
+                    // A stream's first event: no state before it (and no
+                    // stored rows, unless a hand-edited log repeats it).
+                    cache.take(stream);
+                    None
+                } else {
+                    let before = match cache.take(stream) {
+                        Some(order) => Some(order),
+                        None => replay(&history(stream, decoded.position)?),
+                    };
+                    if before.is_none() {
+                        return Err(opens_with(decoded));
+                    }
+                    before
+                };
+                entry.insert(Touched {
+                    had_attention: before.as_ref().is_some_and(|o| o.needs_attention),
+                    order: before,
+                })
+            }
         };
-        if state.is_none() && !matches!(decoded.event, OrderEvent::PaymentRequested(_)) {
-            return Err(ProjectionError::Corrupt {
-                position: decoded.position,
-                reason: format!("stream {stream} opens with {}", decoded.event.event_type()),
-            });
-        }
-        if let Some(order) = evolve(state, &decoded.event) {
-            touched.insert(stream, order);
-        }
+        entry.order = evolve(entry.order.take(), &decoded.event);
     }
-    for (stream, order) in &touched {
-        write(tx, g, stream, order)?;
+    let mut rows = Rows::prepare(tx, g)?;
+    for (stream, touched) in touched {
+        if let Some(order) = touched.order {
+            rows.write(stream, &order, touched.had_attention)?;
+            cache.put(stream.to_owned(), order);
+        }
     }
     Ok(())
 }
 
-fn load(
-    tx: &Transaction<'_>,
-    g: u64,
-    stream: &str,
-    position: u64,
-) -> Result<Option<Order>, ProjectionError> {
-    let json: Option<String> = tx
-        .prepare_cached(&format!("SELECT state FROM orders_g{g} WHERE stream = ?1"))?
-        .query_row(params![stream], |row| row.get(0))
-        .optional()?;
-    json.map(|json| serde_json::from_str(&json))
-        .transpose()
-        .map_err(|error| ProjectionError::Corrupt {
-            position,
-            reason: format!("stored state of {stream} does not read back: {error}"),
+/// An order's state from its earlier events; `None` if they do not open it.
+fn replay(history: &[OrderEvent]) -> Option<Order> {
+    let (first @ OrderEvent::PaymentRequested(_), rest) = history.split_first()? else {
+        return None;
+    };
+    rest.iter().try_fold(evolve(None, first)?, |order, event| {
+        evolve(Some(order), event)
+    })
+}
+
+fn opens_with(decoded: &Decoded) -> ProjectionError {
+    ProjectionError::Corrupt {
+        position: decoded.position,
+        reason: format!(
+            "stream {} opens with {}",
+            decoded.stream,
+            decoded.event.event_type()
+        ),
+    }
+}
+
+/// The statements an order's rows are written with, prepared once per page.
+struct Rows<'t> {
+    order: CachedStatement<'t>,
+    refund: CachedStatement<'t>,
+    queue: CachedStatement<'t>,
+    unqueue: CachedStatement<'t>,
+}
+
+impl<'t> Rows<'t> {
+    fn prepare(tx: &'t Transaction<'_>, g: u64) -> rusqlite::Result<Rows<'t>> {
+        Ok(Rows {
+            // An upsert, not INSERT OR REPLACE: the indexed columns (merchant,
+            // created_ms, order_id) never change, so an update leaves the indexes be.
+            order: tx.prepare_cached(&format!(
+                "INSERT INTO orders_g{g} (stream, order_id, merchant, out_trade_no, status,
+                     provider, amount_fen, refunded_fen, subject, store_id, terminal_id,
+                     provider_order_no, provider_trade_no, created_ms, paid_ms, updated_ms,
+                     needs_attention)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                 ON CONFLICT (stream) DO UPDATE SET status = excluded.status,
+                     provider = excluded.provider, refunded_fen = excluded.refunded_fen,
+                     provider_order_no = excluded.provider_order_no,
+                     provider_trade_no = excluded.provider_trade_no, paid_ms = excluded.paid_ms,
+                     updated_ms = excluded.updated_ms, needs_attention = excluded.needs_attention"
+            ))?,
+            refund: tx.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO refunds_g{g} (stream, out_refund_no, order_id, merchant,
+                     out_trade_no, provider, amount_fen, state, provider_refund_id, reason,
+                     requested_by, requested_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+            ))?,
+            queue: tx.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO attention_g{g} (stream, order_id, merchant, out_trade_no,
+                     provider, amount_fen, status, abandon_reason, reversal_reason,
+                     reversal_attempts, since_ms, last_code, last_message)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+            ))?,
+            unqueue: tx.prepare_cached(&format!("DELETE FROM attention_g{g} WHERE stream = ?1"))?,
         })
-}
+    }
 
-fn write(tx: &Transaction<'_>, g: u64, stream: &str, order: &Order) -> Result<(), ProjectionError> {
-    // Serialising plain data with string keys cannot fail.
-    let state = serde_json::to_string(order).map_err(|error| ProjectionError::Corrupt {
-        position: 0,
-        reason: error.to_string(),
-    })?;
-    let attempt = order.current_attempt();
-    tx.prepare_cached(&format!(
-        "INSERT OR REPLACE INTO orders_g{g} (stream, order_id, merchant, out_trade_no, status,
-             provider, amount_fen, refunded_fen, subject, store_id, terminal_id,
-             provider_order_no, provider_trade_no, created_ms, paid_ms, updated_ms,
-             needs_attention, state)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
-    ))?
-    .execute(params![
-        stream,
-        order.order_id.to_string(),
-        order.merchant.as_str(),
-        order.out_trade_no.as_str(),
-        order.status.as_str(),
-        attempt.provider.as_str(),
-        order.amount.to_fen(),
-        order.refunded.to_fen(),
-        order.subject,
-        order.store_id,
-        order.terminal_id,
-        attempt.provider_order_no.as_str(),
-        order.provider_trade_no,
-        millis(order.created_at),
-        order.paid_at.map(millis),
-        millis(order.last_event_at),
-        order.needs_attention,
-        state,
-    ])?;
-    write_refunds(tx, g, stream, order)?;
-    write_attention(tx, g, stream, order)
-}
-
-fn write_refunds(
-    tx: &Transaction<'_>,
-    g: u64,
-    stream: &str,
-    order: &Order,
-) -> Result<(), ProjectionError> {
-    let mut insert = tx.prepare_cached(&format!(
-        "INSERT OR REPLACE INTO refunds_g{g} (stream, out_refund_no, order_id, merchant,
-             out_trade_no, provider, amount_fen, state, provider_refund_id, reason,
-             requested_by, requested_ms, updated_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-    ))?;
-    for refund in &order.refunds {
-        insert.execute(params![
+    /// The order row, its refund rows and its place on the queue.
+    fn write(&mut self, stream: &str, order: &Order, had_attention: bool) -> rusqlite::Result<()> {
+        let order_id = order.order_id.to_string();
+        let attempt = order.current_attempt();
+        self.order.execute(params![
             stream,
-            refund.out_refund_no.as_str(),
-            order.order_id.to_string(),
+            order_id,
+            order.merchant.as_str(),
+            order.out_trade_no.as_str(),
+            order.status.as_str(),
+            attempt.provider.as_str(),
+            order.amount.to_fen(),
+            order.refunded.to_fen(),
+            order.subject,
+            order.store_id,
+            order.terminal_id,
+            attempt.provider_order_no.as_str(),
+            order.provider_trade_no,
+            millis(order.created_at),
+            order.paid_at.map(millis),
+            millis(order.last_event_at),
+            order.needs_attention,
+        ])?;
+        for refund in &order.refunds {
+            self.refund.execute(params![
+                stream,
+                refund.out_refund_no.as_str(),
+                order_id,
+                order.merchant.as_str(),
+                order.out_trade_no.as_str(),
+                order.provider().as_str(),
+                refund.amount.to_fen(),
+                refund_state(refund.state),
+                refund.provider_refund_id,
+                refund.reason,
+                refund.by,
+                millis(refund.requested_at),
+                millis(refund.updated_at),
+            ])?;
+        }
+        if !order.needs_attention {
+            if had_attention {
+                self.unqueue.execute(params![stream])?;
+            }
+            return Ok(());
+        }
+        let reversal = order.reversal.as_ref();
+        let reply = reversal.and_then(|r| r.last_reply.as_ref());
+        self.queue.execute(params![
+            stream,
+            order_id,
             order.merchant.as_str(),
             order.out_trade_no.as_str(),
             order.provider().as_str(),
-            refund.amount.to_fen(),
-            refund_state(refund.state),
-            refund.provider_refund_id,
-            refund.reason,
-            refund.by,
-            millis(refund.requested_at),
-            millis(refund.updated_at),
+            order.amount.to_fen(),
+            order.status.as_str(),
+            reversal.and_then(|r| r.abandoned).map(|a| snake(&a)),
+            reversal.map(|r| snake(&r.reason)),
+            reversal.map_or(0, |r| r.attempts),
+            millis(order.last_event_at),
+            reply.map(|r| r.code.as_str()),
+            reply.map(|r| r.message.as_str()),
         ])?;
+        Ok(())
     }
-    Ok(())
-}
-
-fn write_attention(
-    tx: &Transaction<'_>,
-    g: u64,
-    stream: &str,
-    order: &Order,
-) -> Result<(), ProjectionError> {
-    if !order.needs_attention {
-        tx.prepare_cached(&format!("DELETE FROM attention_g{g} WHERE stream = ?1"))?
-            .execute(params![stream])?;
-        return Ok(());
-    }
-    let reversal = order.reversal.as_ref();
-    let reply = reversal.and_then(|r| r.last_reply.as_ref());
-    tx.prepare_cached(&format!(
-        "INSERT OR REPLACE INTO attention_g{g} (stream, order_id, merchant, out_trade_no,
-             provider, amount_fen, status, abandon_reason, reversal_reason, reversal_attempts,
-             since_ms, last_code, last_message)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-    ))?
-    .execute(params![
-        stream,
-        order.order_id.to_string(),
-        order.merchant.as_str(),
-        order.out_trade_no.as_str(),
-        order.provider().as_str(),
-        order.amount.to_fen(),
-        order.status.as_str(),
-        reversal.and_then(|r| r.abandoned).map(|a| snake(&a)),
-        reversal.map(|r| snake(&r.reason)),
-        reversal.map_or(0, |r| r.attempts),
-        millis(order.last_event_at),
-        reply.map(|r| r.code.as_str()),
-        reply.map(|r| r.message.as_str()),
-    ])?;
-    Ok(())
 }
 
 pub(crate) fn refund_state(state: RefundState) -> &'static str {

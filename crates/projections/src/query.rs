@@ -56,7 +56,7 @@ pub struct PageAfter {
 
 const ORDER_COLUMNS: &str = "stream, order_id, merchant, out_trade_no, status, provider, \
      amount_fen, refunded_fen, subject, store_id, terminal_id, provider_order_no, \
-     provider_trade_no, created_ms, paid_ms, updated_ms, needs_attention, state";
+     provider_trade_no, created_ms, paid_ms, updated_ms, needs_attention";
 
 impl ReadModels {
     pub async fn order(&self, key: OrderKey) -> Result<Option<OrderView>, ProjectionError> {
@@ -318,7 +318,6 @@ fn amount(row: &Row<'_>, index: usize) -> rusqlite::Result<Amount> {
 }
 
 fn order_row(row: &Row<'_>, as_of: u64) -> rusqlite::Result<OrderView> {
-    let state: String = row.get(17)?;
     Ok(OrderView {
         stream: row.get(0)?,
         order_id: row.get(1)?,
@@ -338,6 +337,5 @@ fn order_row(row: &Row<'_>, as_of: u64) -> rusqlite::Result<OrderView> {
         updated_at: instant(row.get(15)?),
         needs_attention: row.get(16)?,
         as_of,
-        state: serde_json::from_str(&state).ok().map(Box::new),
     })
 }

@@ -1,7 +1,8 @@
 //! The runner: follows the store's global order from each projection's
-//! checkpoint, applies pages of events in one transaction per projection,
-//! and publishes the position every read model has reached (for
-//! read-your-writes). It also runs rebuilds and their atomic swap.
+//! checkpoint, applies each page of events to every projection in one
+//! transaction, and publishes the position every read model has reached (for
+//! read-your-writes). It also runs rebuilds (one pass over the log for all
+//! the projections rebuilt together) and their atomic swap.
 //!
 //! It reads the log with `read_all` pages and waits on `watch_head`, the same
 //! protocol as `paycode_store::Subscription`, because it applies whole pages
@@ -10,7 +11,7 @@
 //! transaction that would apply them, so a page applied twice (a retry after
 //! a failed commit, a rebuild's swap racing the live runner) changes nothing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -18,11 +19,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use paycode_domain::OrderEvent;
-use paycode_store::{EventStore, RecordedEvent};
+use paycode_domain::{Order, OrderEvent};
+use paycode_store::{EventStore, RecordedEvent, StreamName};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
+use crate::cache::FoldCache;
+use crate::daily::DailyOrder;
 use crate::error::ProjectionError;
 use crate::views::ProjectionStatus;
 use crate::{Projection, daily, db, orders};
@@ -31,7 +34,7 @@ use crate::{Projection, daily, db, orders};
 /// enough that the write lock is held for milliseconds.
 const LIVE_PAGE: usize = 1_024;
 /// Events per rebuild transaction: bigger, as nothing waits on a rebuild's commit.
-const REBUILD_PAGE: usize = 8_192;
+const REBUILD_PAGE: usize = 32_768;
 /// Connections kept open for queries; more concurrent queries open their own.
 const MAX_POOLED_READERS: usize = 8;
 /// How long the runner waits before retrying after a failure (store down,
@@ -40,6 +43,17 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// The runner also looks at the store this often when no wake-up came:
 /// another process (a CLI rebuild, an import) may have written the log.
 const IDLE_POLL: Duration = Duration::from_secs(1);
+/// Orders kept folded in memory per generation, in each of the cache's two
+/// halves: the orders in flight for several seconds of traffic at 2,000
+/// payments/s (an `Order` is about a kilobyte).
+const ORDER_CACHE_HALF: usize = 16_384;
+/// The daily-totals projection keeps much less per order.
+const DAILY_CACHE_HALF: usize = 65_536;
+/// Events per read when an order is folded again from its stream.
+const HISTORY_PAGE: usize = 256;
+/// Decoded pages a rebuild reads ahead of the page it is writing: reading
+/// and decoding the log runs beside the SQLite writes.
+const READ_AHEAD: usize = 2;
 /// Rounds of "catch up with the live copy, then swap" a rebuild tries before
 /// giving up; the live runner only moves while new events arrive, so one or
 /// two rounds suffice unless the log grows faster than the rebuild applies.
@@ -89,9 +103,10 @@ enum Target {
 }
 
 /// How far a rebuild is, for a progress bar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Progress {
-    pub projection: Projection,
+    /// The projections being rebuilt together.
+    pub projections: Vec<Projection>,
     /// The log position applied so far.
     pub applied: u64,
     /// The store's head when the rebuild started (grows if it is passed).
@@ -123,10 +138,11 @@ impl Progress {
 }
 
 /// The outcome of a rebuild that swapped in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RebuildReport {
-    pub projection: Projection,
-    pub generation: u64,
+    /// Each rebuilt projection with the generation that now serves it.
+    pub generations: Vec<(Projection, u64)>,
+    /// The log position the new generations were swapped in at.
     pub checkpoint: u64,
     pub elapsed: Duration,
 }
@@ -144,13 +160,65 @@ struct Inner {
     /// The one writing connection of this process: the live runner, the
     /// rebuilds and the swaps take turns on it, one transaction at a time.
     /// A std mutex: it is only locked inside `spawn_blocking`.
-    writer: Mutex<Connection>,
+    writer: Mutex<Writer>,
     readers: Mutex<Vec<Connection>>,
     /// The lowest checkpoint of the serving generations, as this process last saw it.
     reached: watch::Sender<u64>,
     rebuilding: Mutex<BTreeSet<Projection>>,
     /// Events per rebuild transaction; tests make it small to see many pages.
     rebuild_page: AtomicUsize,
+}
+
+/// The writing connection, with what the projections keep in memory between pages.
+struct Writer {
+    conn: Connection,
+    /// The log, to fold again an order that is not in memory.
+    store: Arc<dyn EventStore>,
+    caches: Caches,
+}
+
+/// Each projection's folded orders, per generation (see `cache.rs`).
+#[derive(Default)]
+struct Caches {
+    orders: HashMap<u64, FoldCache<Order>>,
+    daily: HashMap<u64, FoldCache<DailyOrder>>,
+}
+
+impl Caches {
+    /// A generation's tables were dropped: so is what was kept of them.
+    fn forget(&mut self, projection: Projection, generation: u64) {
+        match projection {
+            Projection::Orders => {
+                self.orders.remove(&generation);
+            }
+            Projection::DailyTotals => {
+                self.daily.remove(&generation);
+            }
+        }
+    }
+
+    /// Generations older than the serving one are never written again
+    /// (another process may have swapped them out): what was kept of them goes.
+    fn forget_before(&mut self, projection: Projection, serving: u64) {
+        match projection {
+            Projection::Orders => self.orders.retain(|g, _| *g >= serving),
+            Projection::DailyTotals => self.daily.retain(|g, _| *g >= serving),
+        }
+    }
+
+    /// Marks what a page folded as true at `checkpoint`, once its transaction committed.
+    fn committed(&mut self, projection: Projection, generation: u64, checkpoint: u64) {
+        match projection {
+            Projection::Orders => self
+                .orders
+                .get_mut(&generation)
+                .map(|c| c.committed(checkpoint)),
+            Projection::DailyTotals => self
+                .daily
+                .get_mut(&generation)
+                .map(|c| c.committed(checkpoint)),
+        };
+    }
 }
 
 impl fmt::Debug for ReadModels {
@@ -188,8 +256,12 @@ impl ReadModels {
         Ok(ReadModels {
             inner: Arc::new(Inner {
                 path,
-                store,
-                writer: Mutex::new(writer),
+                store: Arc::clone(&store),
+                writer: Mutex::new(Writer {
+                    conn: writer,
+                    store,
+                    caches: Caches::default(),
+                }),
                 readers: Mutex::new(Vec::new()),
                 reached: watch::Sender::new(reached),
                 rebuilding: Mutex::new(BTreeSet::new()),
@@ -268,12 +340,10 @@ impl ReadModels {
             self.publish(after);
             return Ok(false);
         }
-        let batch = Arc::new(blocking(move || Batch::decode(&page)).await?);
-        for projection in Projection::ALL {
-            let batch = Arc::clone(&batch);
-            self.write(move |conn| apply_page(conn, projection, Target::Current, &batch))
-                .await?;
-        }
+        let batch = blocking(move || Batch::decode(&page)).await?;
+        let current = Projection::ALL.map(|projection| (projection, Target::Current));
+        self.write(move |writer| apply_page(writer, &current, &batch))
+            .await?;
         let reached = self.read(|tx| Ok(min_checkpoint(tx)?)).await?;
         self.publish(reached);
         Ok(true)
@@ -287,38 +357,58 @@ impl ReadModels {
         });
     }
 
-    /// Rebuilds one projection from position 0 into a new generation while
-    /// the current one keeps serving, then swaps it in atomically. `progress`
-    /// is called after every page; `ControlFlow::Break` abandons the rebuild.
-    /// On any failure the new generation is dropped and the old one serves on.
+    /// Rebuilds projections from position 0 into new generations while the
+    /// current ones keep serving, then swaps them in together, atomically.
+    /// Projections rebuilt together read and decode the log once.
+    /// `progress` is called after every page; `ControlFlow::Break` abandons
+    /// the rebuild. On any failure the new generations are dropped and the
+    /// old ones serve on.
     pub async fn rebuild(
         &self,
-        projection: Projection,
+        projections: &[Projection],
         mut progress: impl FnMut(&Progress) -> ControlFlow<()> + Send,
     ) -> Result<RebuildReport, ProjectionError> {
-        let _claim = Claim::new(self, projection)?;
-        let generation = self
-            .write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let generation = db::next_generation(&tx, projection)?;
-                db::create_generation(&tx, projection, generation)?;
+        let mut projections = projections.to_vec();
+        projections.sort();
+        projections.dedup();
+        let _claim = Claim::new(self, &projections)?;
+        let chosen = projections.clone();
+        let generations = self
+            .write(move |writer| {
+                let tx = writer
+                    .conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let mut generations = Vec::new();
+                for projection in chosen {
+                    let generation = db::next_generation(&tx, projection)?;
+                    db::create_generation(&tx, projection, generation)?;
+                    generations.push((projection, generation));
+                }
                 tx.commit()?;
-                Ok(generation)
+                Ok(generations)
             })
             .await?;
         let result = self
-            .fill_and_swap(projection, generation, &mut progress)
+            .fill_and_swap(projections, generations.clone(), &mut progress)
             .await;
         if result.is_err() {
             let dropped = self
-                .write(move |conn| {
-                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                    db::drop_generation(&tx, projection, generation)?;
-                    Ok(tx.commit()?)
+                .write(move |writer| {
+                    let tx = writer
+                        .conn
+                        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    for &(projection, generation) in &generations {
+                        db::drop_generation(&tx, projection, generation)?;
+                    }
+                    tx.commit()?;
+                    for &(projection, generation) in &generations {
+                        writer.caches.forget(projection, generation);
+                    }
+                    Ok(())
                 })
                 .await;
             if let Err(error) = dropped {
-                tracing::warn!(%error, %projection, generation, "could not drop a failed rebuild; the next rebuild skips its number");
+                tracing::warn!(%error, "could not drop a failed rebuild; the next rebuild skips its numbers");
             }
         }
         result
@@ -326,49 +416,45 @@ impl ReadModels {
 
     async fn fill_and_swap(
         &self,
-        projection: Projection,
-        generation: u64,
+        projections: Vec<Projection>,
+        generations: Vec<(Projection, u64)>,
         progress: &mut (impl FnMut(&Progress) -> ControlFlow<()> + Send),
     ) -> Result<RebuildReport, ProjectionError> {
         let started = Instant::now();
         let target = self.inner.store.head().await?;
+        let targets: Arc<[(Projection, Target)]> = generations
+            .iter()
+            .map(|&(projection, g)| (projection, Target::Generation(g)))
+            .collect();
         let mut applied = 0;
         for _round in 0..MAX_SWAP_ROUNDS {
-            loop {
-                let size = self.inner.rebuild_page.load(Ordering::Relaxed);
-                let page = self.inner.store.read_all(applied, size).await?;
-                if page.is_empty() {
-                    break;
-                }
-                let batch = blocking(move || Batch::decode(&page)).await?;
+            let size = self.inner.rebuild_page.load(Ordering::Relaxed);
+            let mut pages = ReadAhead::start(Arc::clone(&self.inner.store), applied, size);
+            while let Some(batch) = pages.next().await? {
+                let targets = Arc::clone(&targets);
                 applied = self
-                    .write(move |conn| {
-                        apply_page(conn, projection, Target::Generation(generation), &batch)
-                    })
+                    .write(move |writer| apply_page(writer, &targets, &batch))
                     .await?;
                 let now = Progress {
-                    projection,
+                    projections: projections.clone(),
                     applied,
                     target: target.max(applied),
                     elapsed: started.elapsed(),
                 };
                 if progress(&now).is_break() {
-                    return Err(ProjectionError::RebuildCancelled(projection.name()));
+                    return Err(ProjectionError::RebuildCancelled(names(&projections)));
                 }
             }
-            if self
-                .write(move |conn| swap(conn, projection, generation))
-                .await?
-            {
+            let swapping = generations.clone();
+            if self.write(move |writer| swap(writer, &swapping)).await? {
                 return Ok(RebuildReport {
-                    projection,
-                    generation,
+                    generations,
                     checkpoint: applied,
                     elapsed: started.elapsed(),
                 });
             }
         }
-        Err(ProjectionError::RebuildOutpaced(projection.name()))
+        Err(ProjectionError::RebuildOutpaced(names(&projections)))
     }
 
     /// Each projection's serving generation, checkpoint, lag, and any
@@ -433,31 +519,95 @@ impl ReadModels {
 
     async fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, ProjectionError> + Send + 'static,
+        f: impl FnOnce(&mut Writer) -> Result<T, ProjectionError> + Send + 'static,
     ) -> Result<T, ProjectionError> {
         let inner = Arc::clone(&self.inner);
         blocking(move || f(&mut lock(&inner.writer))).await
     }
 }
 
-/// Marks a projection as being rebuilt for as long as it lives.
+/// Marks projections as being rebuilt for as long as it lives.
 struct Claim<'a> {
     models: &'a ReadModels,
-    projection: Projection,
+    projections: Vec<Projection>,
 }
 
 impl<'a> Claim<'a> {
-    fn new(models: &'a ReadModels, projection: Projection) -> Result<Claim<'a>, ProjectionError> {
-        if !lock(&models.inner.rebuilding).insert(projection) {
-            return Err(ProjectionError::RebuildInProgress(projection.name()));
+    fn new(
+        models: &'a ReadModels,
+        projections: &[Projection],
+    ) -> Result<Claim<'a>, ProjectionError> {
+        let mut rebuilding = lock(&models.inner.rebuilding);
+        if let Some(busy) = projections.iter().find(|p| rebuilding.contains(p)) {
+            return Err(ProjectionError::RebuildInProgress(busy.name()));
         }
-        Ok(Claim { models, projection })
+        rebuilding.extend(projections.iter().copied());
+        Ok(Claim {
+            models,
+            projections: projections.to_vec(),
+        })
     }
 }
 
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
-        lock(&self.models.inner.rebuilding).remove(&self.projection);
+        let mut rebuilding = lock(&self.models.inner.rebuilding);
+        for projection in &self.projections {
+            rebuilding.remove(projection);
+        }
+    }
+}
+
+/// `orders+daily_totals`: how errors and progress name projections rebuilt together.
+fn names(projections: &[Projection]) -> String {
+    projections
+        .iter()
+        .map(|p| p.name())
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
+/// The log read and decoded a few pages ahead, by a task of its own, while
+/// the rebuild writes the page before.
+struct ReadAhead {
+    pages: mpsc::Receiver<Result<Batch, ProjectionError>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl ReadAhead {
+    /// Reads from `after` until a page comes back empty (the head as it was then).
+    fn start(store: Arc<dyn EventStore>, mut after: u64, size: usize) -> ReadAhead {
+        let (send, pages) = mpsc::channel(READ_AHEAD);
+        let reader = tokio::spawn(async move {
+            loop {
+                let page = match store.read_all(after, size).await {
+                    Ok(page) if page.is_empty() => return,
+                    Ok(page) => page,
+                    Err(error) => {
+                        let _ = send.send(Err(error.into())).await;
+                        return;
+                    }
+                };
+                after = page.last().map_or(after, |e| e.position);
+                let batch = blocking(move || Batch::decode(&page)).await;
+                let failed = batch.is_err();
+                if send.send(batch).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        ReadAhead { pages, reader }
+    }
+
+    /// The next page; `None` when the reader reached the head.
+    async fn next(&mut self) -> Result<Option<Batch>, ProjectionError> {
+        self.pages.recv().await.transpose()
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        self.reader.abort();
     }
 }
 
@@ -478,32 +628,98 @@ fn min_checkpoint(conn: &Connection) -> rusqlite::Result<u64> {
     )
 }
 
-/// Applies the events of `batch` past the target generation's checkpoint,
-/// and moves the checkpoint to the batch's last position, in one
+/// Applies the events of `batch` past each target generation's checkpoint,
+/// and moves the checkpoints to the batch's last position, in one
 /// transaction. Returns the checkpoint after the batch.
 fn apply_page(
-    conn: &mut Connection,
-    projection: Projection,
-    target: Target,
+    writer: &mut Writer,
+    targets: &[(Projection, Target)],
     batch: &Batch,
 ) -> Result<u64, ProjectionError> {
+    let Writer {
+        conn,
+        store,
+        caches,
+    } = writer;
+    let mut read_history = |stream: &str, before: u64| history(store.as_ref(), stream, before);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let generation = match target {
-        Target::Current => db::current(&tx, projection)?.unwrap_or(0),
-        Target::Generation(g) => g,
-    };
-    let checkpoint = db::checkpoint(&tx, projection, generation)?;
-    if batch.last <= checkpoint {
-        return Ok(checkpoint);
+    let mut applied = Vec::new();
+    for &(projection, target) in targets {
+        let generation = match target {
+            Target::Current => {
+                let serving = db::current(&tx, projection)?.unwrap_or(0);
+                caches.forget_before(projection, serving);
+                serving
+            }
+            Target::Generation(g) => g,
+        };
+        let checkpoint = db::checkpoint(&tx, projection, generation)?;
+        if batch.last <= checkpoint {
+            continue;
+        }
+        let events = batch.after(checkpoint);
+        match projection {
+            Projection::Orders => {
+                let cache = caches
+                    .orders
+                    .entry(generation)
+                    .or_insert_with(|| FoldCache::new(ORDER_CACHE_HALF));
+                cache.begin(checkpoint);
+                orders::apply(&tx, generation, events, cache, &mut read_history)?;
+            }
+            Projection::DailyTotals => {
+                let cache = caches
+                    .daily
+                    .entry(generation)
+                    .or_insert_with(|| FoldCache::new(DAILY_CACHE_HALF));
+                cache.begin(checkpoint);
+                daily::apply(&tx, generation, events, cache, &mut read_history)?;
+            }
+        }
+        db::set_checkpoint(&tx, projection, generation, batch.last)?;
+        applied.push((projection, generation));
     }
-    let events = batch.after(checkpoint);
-    match projection {
-        Projection::Orders => orders::apply(&tx, generation, events)?,
-        Projection::DailyTotals => daily::apply(&tx, generation, events)?,
-    }
-    db::set_checkpoint(&tx, projection, generation, batch.last)?;
     tx.commit()?;
+    for (projection, generation) in applied {
+        caches.committed(projection, generation, batch.last);
+    }
     Ok(batch.last)
+}
+
+/// How a projection gets back an order it no longer holds in memory: the
+/// events of `stream` before log position `before`, decoded.
+pub(crate) type History<'a> = dyn FnMut(&str, u64) -> Result<Vec<OrderEvent>, ProjectionError> + 'a;
+
+/// Reads [`History`] from the log. Runs on the blocking thread that applies
+/// a page, so it waits for the store there.
+fn history(
+    store: &dyn EventStore,
+    stream: &str,
+    before: u64,
+) -> Result<Vec<OrderEvent>, ProjectionError> {
+    let name = StreamName::parse(stream).map_err(|error| ProjectionError::Corrupt {
+        position: before,
+        reason: error.to_string(),
+    })?;
+    let runtime = tokio::runtime::Handle::current();
+    let mut decoded = Vec::new();
+    let mut from_version = 1;
+    loop {
+        let events = runtime.block_on(store.read_stream(&name, from_version, HISTORY_PAGE))?;
+        let full = events.len() == HISTORY_PAGE;
+        for event in events.iter().take_while(|e| e.position < before) {
+            let event = OrderEvent::decode(&event.event_type, event.type_version, &event.data)
+                .map_err(|error| ProjectionError::Corrupt {
+                    position: event.position,
+                    reason: error.to_string(),
+                })?;
+            decoded.push(event);
+        }
+        match events.last() {
+            Some(last) if full && last.position < before => from_version = last.version + 1,
+            _ => return Ok(decoded),
+        }
+    }
 }
 
 /// The order events of a page; other streams are skipped.
@@ -525,24 +741,33 @@ fn decode(page: &[RecordedEvent]) -> Result<Vec<Decoded>, ProjectionError> {
         .collect()
 }
 
-/// Points the projection at `generation` and drops the old tables, if the
-/// new generation is at least as far as the serving one (so readers never
-/// go back in time). `false`: the live copy moved on; catch up and try again.
-fn swap(
-    conn: &mut Connection,
-    projection: Projection,
-    generation: u64,
-) -> Result<bool, ProjectionError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let old = db::current(&tx, projection)?.unwrap_or(0);
-    if db::checkpoint(&tx, projection, generation)? < db::checkpoint(&tx, projection, old)? {
-        return Ok(false);
+/// Points each projection at its new generation and drops the old tables,
+/// all in one transaction, if every new generation is at least as far as
+/// the one serving (so readers never go back in time). `false`: a live copy
+/// moved on; catch up and try again.
+fn swap(writer: &mut Writer, generations: &[(Projection, u64)]) -> Result<bool, ProjectionError> {
+    let tx = writer
+        .conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut old = Vec::new();
+    for &(projection, generation) in generations {
+        let serving = db::current(&tx, projection)?.unwrap_or(0);
+        if db::checkpoint(&tx, projection, generation)? < db::checkpoint(&tx, projection, serving)?
+        {
+            return Ok(false);
+        }
+        old.push((projection, serving));
     }
-    tx.execute(
-        "UPDATE projection_current SET generation = ?2 WHERE name = ?1",
-        rusqlite::params![projection.name(), generation],
-    )?;
-    db::drop_generation(&tx, projection, old)?;
+    for (&(projection, generation), &(_, serving)) in generations.iter().zip(&old) {
+        tx.execute(
+            "UPDATE projection_current SET generation = ?2 WHERE name = ?1",
+            rusqlite::params![projection.name(), generation],
+        )?;
+        db::drop_generation(&tx, projection, serving)?;
+    }
     tx.commit()?;
+    for (projection, serving) in old {
+        writer.caches.forget(projection, serving);
+    }
     Ok(true)
 }

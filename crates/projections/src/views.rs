@@ -2,7 +2,7 @@
 //! `Amount` and instants as UTC. The server maps them to its API types.
 
 use chrono::{DateTime, Utc};
-use paycode_domain::{Amount, Order};
+use paycode_domain::Amount;
 use serde::Serialize;
 
 /// One order, as the `orders` read model holds it.
@@ -32,9 +32,6 @@ pub struct OrderView {
     /// The position of the read model this row was read at: what a reader saw.
     #[serde(skip)]
     pub as_of: u64,
-    /// The folded domain state (attempts, reversal, resolution).
-    #[serde(skip)]
-    pub state: Option<Box<Order>>,
 }
 
 /// One page of orders, newest first.

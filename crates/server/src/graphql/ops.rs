@@ -42,8 +42,8 @@ pub struct ProjectionsArgs {
 pub enum ProjectionsCommand {
     /// Each projection's generation, checkpoint and lag behind the store's head.
     Status,
-    /// Rebuilds one projection (or all) from position 0 while the old copy
-    /// serves, then swaps it in.
+    /// Rebuilds one projection (or all, together in one pass over the log)
+    /// from position 0 while the old copy serves, then swaps it in.
     Rebuild {
         /// `orders` or `daily_totals`; all when omitted.
         name: Option<String>,
@@ -68,10 +68,7 @@ pub async fn run(args: ProjectionsArgs) -> anyhow::Result<()> {
                 })?],
                 None => Projection::ALL.to_vec(),
             };
-            for projection in chosen {
-                rebuild(&models, projection).await?;
-            }
-            Ok(())
+            rebuild(&models, &chosen).await
         }
     }
 }
@@ -93,10 +90,11 @@ async fn status(models: &ReadModels) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn rebuild(models: &ReadModels, projection: Projection) -> anyhow::Result<()> {
+/// Rebuilds the chosen projections together: one pass over the log.
+async fn rebuild(models: &ReadModels, projections: &[Projection]) -> anyhow::Result<()> {
     let mut last_draw: Option<Duration> = None;
     let report = models
-        .rebuild(projection, |progress| {
+        .rebuild(projections, |progress| {
             let due = last_draw.is_none_or(|at| progress.elapsed >= at + REDRAW_EVERY);
             if due {
                 last_draw = Some(progress.elapsed);
@@ -107,17 +105,18 @@ async fn rebuild(models: &ReadModels, projection: Projection) -> anyhow::Result<
         })
         .await;
     eprintln!();
-    let report = report.with_context(|| format!("rebuilding {projection}"))?;
-    println!(
-        "{projection}: generation {} swapped in at position {} in {}",
-        report.generation,
-        report.checkpoint,
-        clock(report.elapsed)
-    );
+    let report = report.context("rebuilding the read models")?;
+    for (projection, generation) in &report.generations {
+        println!(
+            "{projection}: generation {generation} swapped in at position {} in {}",
+            report.checkpoint,
+            clock(report.elapsed)
+        );
+    }
     Ok(())
 }
 
-/// One line: `orders [#######-------]  45%  12345/27000  98000 ev/s  ETA 0:12`.
+/// One line: `orders+daily_totals [#######-------]  45%  12345/27000  98000 ev/s  ETA 0:12`.
 pub fn bar(progress: &Progress) -> String {
     let target = progress.target.max(1);
     let filled = (progress.applied.min(target) * BAR_WIDTH) / target;
@@ -125,7 +124,12 @@ pub fn bar(progress: &Progress) -> String {
     let eta = progress.eta().map_or_else(|| "--:--".to_owned(), clock);
     format!(
         "{} [{}{}] {percent:>3}%  {}/{}  {} ev/s  ETA {eta}",
-        progress.projection,
+        progress
+            .projections
+            .iter()
+            .map(|p| p.name())
+            .collect::<Vec<_>>()
+            .join("+"),
         "#".repeat(usize::try_from(filled).unwrap_or(0)),
         "-".repeat(usize::try_from(BAR_WIDTH - filled).unwrap_or(0)),
         progress.applied,

@@ -474,7 +474,7 @@ impl Mutation {
         let models = office(ctx).models.clone();
         tokio::spawn(async move {
             match models
-                .rebuild(projection, |_| std::ops::ControlFlow::Continue(()))
+                .rebuild(&[projection], |_| std::ops::ControlFlow::Continue(()))
                 .await
             {
                 Ok(report) => tracing::info!(?report, "projection rebuilt and swapped in"),
