@@ -427,7 +427,7 @@ impl ReadModels {
             .map(|&(projection, g)| (projection, Target::Generation(g)))
             .collect();
         let mut applied = 0;
-        for _round in 0..MAX_SWAP_ROUNDS {
+        for round in 0..MAX_SWAP_ROUNDS {
             let size = self.inner.rebuild_page.load(Ordering::Relaxed);
             let mut pages = ReadAhead::start(Arc::clone(&self.inner.store), applied, size);
             while let Some(batch) = pages.next().await? {
@@ -444,6 +444,19 @@ impl ReadModels {
                 if progress(&now).is_break() {
                     return Err(ProjectionError::RebuildCancelled(names(&projections)));
                 }
+            }
+            if round == 0 {
+                let indexing = generations.clone();
+                self.write(move |writer| {
+                    let tx = writer
+                        .conn
+                        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    for &(projection, generation) in &indexing {
+                        db::create_indexes(&tx, projection, generation)?;
+                    }
+                    Ok(tx.commit()?)
+                })
+                .await?;
             }
             let swapping = generations.clone();
             if self.write(move |writer| swap(writer, &swapping)).await? {
