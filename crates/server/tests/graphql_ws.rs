@@ -149,6 +149,32 @@ async fn a_subscriber_sees_its_merchants_orders_over_a_real_socket() {
     );
 }
 
+/// The errors async-graphql raises itself (here: a field that does not
+/// exist) carry a stable code over a socket too, as over HTTP.
+#[tokio::test]
+async fn a_query_that_does_not_validate_gets_a_code_over_the_socket() {
+    let s = serve().await;
+    let mut socket = connect(&s.url, "token-shop-a").await;
+    assert_eq!(
+        receive(&mut socket).await.map(|m| m["type"].clone()),
+        Some(json!("connection_ack"))
+    );
+    send(
+        &mut socket,
+        json!({ "id": "7", "type": "subscribe", "payload": {
+            "query": "subscription { orderUpdates { noSuchField } }"
+        } }),
+    )
+    .await;
+    let answer = receive(&mut socket).await.expect("an answer");
+    assert_eq!(answer["id"], "7");
+    let errors = answer["payload"]["errors"].as_array().expect("errors");
+    assert!(!errors.is_empty(), "{answer}");
+    for error in errors {
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{answer}");
+    }
+}
+
 #[tokio::test]
 async fn a_socket_with_a_bad_token_is_refused() {
     let s = serve().await;

@@ -19,8 +19,11 @@ mod updates;
 
 use std::sync::Arc;
 
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe,
+};
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
-use async_graphql::{Data, Schema};
+use async_graphql::{Data, Response as GqlResponse, Schema};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::Router;
 use axum::body::Bytes;
@@ -28,6 +31,8 @@ use axum::extract::{DefaultBodyLimit, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use futures_util::StreamExt as _;
+use futures_util::stream::BoxStream;
 use paycode_app::PaymentProcess;
 use paycode_projections::ReadModels;
 
@@ -66,7 +71,8 @@ impl std::fmt::Debug for BackOffice {
 fn build(office: Option<BackOffice>) -> BackOfficeSchema {
     let builder = Schema::build(Query, Mutation, Subscription)
         .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY);
+        .limit_complexity(MAX_COMPLEXITY)
+        .extension(DefaultErrorCode);
     match office {
         Some(office) => builder.data(office).finish(),
         None => builder.finish(),
@@ -146,21 +152,46 @@ async fn execute(State(state): State<GraphqlState>, headers: HeaderMap, body: By
             );
         }
     };
-    let mut response = state.schema.execute(request.data(principal)).await;
-    for error in &mut response.errors {
-        with_default_code(error);
-    }
+    let response = state.schema.execute(request.data(principal)).await;
     json(StatusCode::OK, &response)
 }
 
-/// Errors raised by async-graphql itself (a query that does not parse or
-/// validate, exceeds the depth or complexity limit, or passes a value of the
-/// wrong type) carry no code: they are all the client's to fix.
-fn with_default_code(error: &mut async_graphql::ServerError) {
-    let extensions = error.extensions.get_or_insert_with(Default::default);
-    if extensions.get("code").is_none() {
-        extensions.set("code", "BAD_USER_INPUT");
+/// Gives every error a code in `extensions.code`, over HTTP and WebSocket
+/// alike. Errors raised by async-graphql itself (a query that does not
+/// parse or validate, exceeds the depth or complexity limit, or passes a
+/// value of the wrong type) carry none: they are all the client's to fix.
+struct DefaultErrorCode;
+
+impl ExtensionFactory for DefaultErrorCode {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(DefaultErrorCode)
     }
+}
+
+#[async_trait::async_trait]
+impl Extension for DefaultErrorCode {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> GqlResponse {
+        with_default_codes(next.run(ctx).await)
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, GqlResponse>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, GqlResponse> {
+        next.run(ctx, stream).map(with_default_codes).boxed()
+    }
+}
+
+fn with_default_codes(mut response: GqlResponse) -> GqlResponse {
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", "BAD_USER_INPUT");
+        }
+    }
+    response
 }
 
 /// GET /graphql/ws: subscriptions; the token comes in `connection_init`.
