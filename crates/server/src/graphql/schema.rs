@@ -25,7 +25,7 @@ use super::error::{BackOfficeError, GqlResult, OrGraphql as _};
 use super::reconciliation::{ReconciliationReport, ReconciliationRun, ResolutionOutcomeKind};
 use super::types::{
     DailyTotal, ManualIntervention, ManualOutcomeKind, Order, OrderFilterInput, OrderPage,
-    OrderStatus, ProjectionState, ProviderName, Refund, WriteResult,
+    OrderStatus, Position, ProjectionState, ProviderName, Refund, WriteResult,
 };
 
 /// The page size when the client names none.
@@ -297,10 +297,10 @@ impl Query {
             .map(|s| ProjectionState {
                 name: s.name.to_owned(),
                 generation: s.generation,
-                checkpoint: s.checkpoint,
-                head: s.head,
-                lag: s.lag,
-                rebuilding_checkpoint: s.rebuilding.map(|(_, at)| at),
+                checkpoint: Position(s.checkpoint),
+                head: Position(s.head),
+                lag: Position(s.lag),
+                rebuilding_checkpoint: s.rebuilding.map(|(_, at)| Position(at)),
             })
             .collect())
     }
@@ -342,7 +342,7 @@ async fn answer(
         .await
         .gql()?;
     Ok(WriteResult {
-        position,
+        position: position.map(Position),
         projected,
         order: order.map(Order::from),
     })
@@ -501,13 +501,13 @@ impl Subscription {
         ctx: &Context<'_>,
         merchant: Option<String>,
         status: Option<OrderStatus>,
-        after: Option<u64>,
+        after: Option<Position>,
     ) -> async_graphql::Result<impl Stream<Item = Order> + use<>> {
         let p = reader(ctx)?.clone();
         let merchant = p.merchant_filter(merchant).gql()?;
         let office = office(ctx).clone();
         let head = match after {
-            Some(after) => after,
+            Some(Position(after)) => after,
             None => office
                 .models
                 .store()

@@ -2,7 +2,10 @@
 //! Money is a string in yuan with two decimals (`"88.80"`), never a float;
 //! instants are RFC 3339 in UTC.
 
-use async_graphql::{ComplexObject, Context, Enum, InputObject, SimpleObject};
+use async_graphql::{
+    ComplexObject, Context, Enum, InputObject, InputValueError, InputValueResult, Scalar,
+    ScalarType, SimpleObject, Value,
+};
 use chrono::{DateTime, Utc};
 use paycode_projections::{AttentionView, DailyTotalView, OrderView, RefundView};
 use paycode_store::StreamName;
@@ -165,10 +168,33 @@ impl Order {
     }
 }
 
+/// A position in the event log, as a JSON number. Not `Int`: GraphQL's
+/// `Int` stops at 2^31 - 1, which a busy log passes within weeks; a JSON
+/// number is exact up to 2^53, past any log's length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position(pub u64);
+
+/// A log position: a non-negative integer (a JSON number, exact up to 2^53).
+#[Scalar]
+impl ScalarType for Position {
+    fn parse(value: Value) -> InputValueResult<Position> {
+        let Value::Number(n) = &value else {
+            return Err(InputValueError::expected_type(value));
+        };
+        n.as_u64()
+            .map(Position)
+            .ok_or_else(|| InputValueError::custom("a position is a non-negative integer"))
+    }
+
+    fn to_value(&self) -> Value {
+        Value::Number(self.0.into())
+    }
+}
+
 /// One event of an order's history.
 #[derive(Debug, Clone, SimpleObject)]
 pub struct HistoryEntry {
-    pub position: u64,
+    pub position: Position,
     pub version: u64,
     /// The event type, e.g. `PaymentSucceeded`.
     pub event_type: String,
@@ -190,7 +216,7 @@ impl HistoryEntry {
             serde_json::from_slice(&event.metadata).unwrap_or_default();
         let text = |value: &serde_json::Value| value.as_str().map(str::to_owned);
         HistoryEntry {
-            position: event.position,
+            position: Position(event.position),
             version: event.version,
             event_type: event.event_type.clone(),
             at: text(&data["at"]).and_then(|at| at.parse().ok()),
@@ -307,11 +333,12 @@ impl From<DailyTotalView> for DailyTotal {
 pub struct ProjectionState {
     pub name: String,
     pub generation: u64,
-    pub checkpoint: u64,
-    pub head: u64,
-    pub lag: u64,
+    pub checkpoint: Position,
+    pub head: Position,
+    /// Events in the log that the read model has not applied.
+    pub lag: Position,
     /// The checkpoint of a generation being rebuilt, if any.
-    pub rebuilding_checkpoint: Option<u64>,
+    pub rebuilding_checkpoint: Option<Position>,
 }
 
 /// A page of orders, newest first.
@@ -328,7 +355,7 @@ pub struct OrderPage {
 #[derive(Debug, Clone, SimpleObject)]
 pub struct WriteResult {
     /// The global position of the write's last event (`null`: nothing new was appended).
-    pub position: Option<u64>,
+    pub position: Option<Position>,
     /// `false`: the read model had not reached `position` within the wait;
     /// `order` may be older than the write.
     pub projected: bool,
@@ -358,4 +385,22 @@ pub enum ManualOutcomeKind {
     Paid,
     /// Nothing was charged.
     NotCharged,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_position_past_graphql_int_reads_and_writes_exactly() {
+        let past_int = 3_000_000_000_u64;
+        let value = Value::Number(past_int.into());
+        assert_eq!(
+            Position::parse(value.clone()).ok(),
+            Some(Position(past_int))
+        );
+        assert_eq!(Position(past_int).to_value(), value);
+        assert!(Position::parse(Value::Number((-1).into())).is_err());
+        assert!(Position::parse(Value::String("12".into())).is_err());
+    }
 }
