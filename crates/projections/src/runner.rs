@@ -33,6 +33,10 @@ use crate::{Projection, daily, db, orders};
 /// Events per live transaction: big enough to amortise the commit, small
 /// enough that the write lock is held for milliseconds.
 const LIVE_PAGE: usize = 1_024;
+/// Events per live transaction while the runner is far behind (after a
+/// restart or a layout change): fewer commits, and nobody is waiting on a
+/// position that far ahead anyway.
+const CATCH_UP_PAGE: usize = 16_384;
 /// Events per rebuild transaction: bigger, as nothing waits on a rebuild's commit.
 const REBUILD_PAGE: usize = 32_768;
 /// Connections kept open for queries; more concurrent queries open their own.
@@ -335,7 +339,13 @@ impl ReadModels {
     /// One page into every serving generation. `false`: nothing new.
     async fn step(&self) -> Result<bool, ProjectionError> {
         let after = self.read(|tx| Ok(min_checkpoint(tx)?)).await?;
-        let page = self.inner.store.read_all(after, LIVE_PAGE).await?;
+        let behind = self.inner.store.watch_head().borrow().saturating_sub(after);
+        let size = if !usize::try_from(behind).is_ok_and(|b| b <= CATCH_UP_PAGE) {
+            CATCH_UP_PAGE
+        } else {
+            LIVE_PAGE
+        };
+        let page = self.inner.store.read_all(after, size).await?;
         if page.is_empty() {
             self.publish(after);
             return Ok(false);
