@@ -15,14 +15,12 @@
 
 use std::io::Read as _;
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone as _, Utc};
+use chrono::{DateTime, Utc};
+use paycode_provider::text::{parse_beijing_time, parse_signed_fen};
 
 /// The largest detail file accepted once unpacked: about a million rows; a
 /// zip bomb stops here.
 const MAX_BILL_BYTES: u64 = 1 << 30;
-
-/// Beijing time: UTC+8, no daylight saving.
-const BEIJING_OFFSET_SECS: i32 = 8 * 3600;
 
 /// A column name every detail header has, to tell GBK from UTF-8.
 const HEADER_PROBE: &str = "支付宝交易号";
@@ -360,37 +358,16 @@ impl Columns {
 
 /// `yyyy-MM-dd HH:mm:ss` in Beijing time.
 fn beijing_time(text: &str, line: u64) -> Result<DateTime<Utc>, BillError> {
-    let bad = || BillError::BadLine {
+    parse_beijing_time(text).ok_or_else(|| BillError::BadLine {
         line,
         reason: format!("time {text:?} is not yyyy-MM-dd HH:mm:ss"),
-    };
-    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").map_err(|_| bad())?;
-    FixedOffset::east_opt(BEIJING_OFFSET_SECS)
-        .and_then(|beijing| beijing.from_local_datetime(&naive).single())
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(bad)
+    })
 }
 
-/// A yuan amount (`12.30`, `-0.01`) as signed fen; at most two decimals.
-pub fn parse_fen(text: &str, line: u64) -> Result<i64, BillError> {
-    let bad = || BillError::BadLine {
+/// A yuan amount (`12.30`, `-0.01`, `0`) as signed fen; at most two decimals.
+fn parse_fen(text: &str, line: u64) -> Result<i64, BillError> {
+    parse_signed_fen(text).ok_or_else(|| BillError::BadLine {
         line,
         reason: format!("amount {text:?} is not yuan with at most two decimals"),
-    };
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-    let plain = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || whole.len() > 12 || fraction.len() > 2 || !plain(whole) {
-        return Err(bad());
-    }
-    if !plain(fraction) || (digits.contains('.') && fraction.is_empty()) {
-        return Err(bad());
-    }
-    let whole: i64 = whole.parse().map_err(|_| bad())?;
-    let cents: i64 = format!("{fraction:0<2}").parse().map_err(|_| bad())?;
-    let fen = whole * 100 + cents;
-    Ok(if negative { -fen } else { fen })
+    })
 }

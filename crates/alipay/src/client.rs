@@ -164,10 +164,7 @@ impl AlipayClient {
 
 /// The `timestamp` parameter: now in Beijing time, as the SDK sends it.
 fn beijing_now() -> String {
-    // Beijing has no daylight saving: UTC+8 all year.
-    (Utc::now().naive_utc() + chrono::TimeDelta::hours(8))
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string()
+    paycode_provider::text::format_beijing_time(Utc::now())
 }
 
 /// `out_trade_no`, and `trade_no` when known (Alipay prefers it).

@@ -4,7 +4,7 @@
 //! a network. Any reading failure on the way to "paid" makes the answer
 //! unknown, never paid.
 
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use paycode_domain::{Amount, Money, OutTradeNo};
 use paycode_provider::{
     BillAnswer, PaidTrade, PayAnswer, ProviderError, QueryAnswer, RawOutcome, RefundAnswer,
@@ -56,18 +56,13 @@ fn optional_amount(node: &ResponseNode, name: &str) -> Result<Option<Amount>, Pr
 
 /// `yyyy-MM-dd HH:mm:ss`, Beijing time (UTC+8).
 fn beijing_time(node: &ResponseNode, name: &str) -> Result<Option<DateTime<Utc>>, ProviderError> {
-    let Some(text) = node.text(name) else {
-        return Ok(None);
-    };
-    let malformed = || ProviderError::Malformed(format!("{name} is not yyyy-MM-dd HH:mm:ss"));
-    let local =
-        NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S").map_err(|_| malformed())?;
-    let beijing = chrono::FixedOffset::east_opt(8 * 3600).ok_or_else(malformed)?;
-    let time = beijing
-        .from_local_datetime(&local)
-        .single()
-        .ok_or_else(malformed)?;
-    Ok(Some(time.with_timezone(&Utc)))
+    node.text(name)
+        .map(|text| {
+            paycode_provider::text::parse_beijing_time(&text).ok_or_else(|| {
+                ProviderError::Malformed(format!("{name} is not yyyy-MM-dd HH:mm:ss"))
+            })
+        })
+        .transpose()
 }
 
 fn paid_trade(

@@ -10,6 +10,7 @@
 //! `evolve`), `due.rs` (what the process manager must do next), `policy.rs`
 //! (the configurable times and bounds).
 
+pub mod beijing;
 pub mod command;
 pub mod decide;
 pub mod due;

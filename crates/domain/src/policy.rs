@@ -8,14 +8,11 @@
 //! It is not the place for provider credentials or endpoints: the domain never
 //! talks to a provider.
 
-use chrono::{DateTime, Days, Duration, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Days, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::beijing;
 use crate::ids::Provider;
-
-/// China Standard Time is UTC+8 all year (no daylight saving), so a fixed
-/// offset is exact for "the same Beijing calendar day".
-const BEIJING_OFFSET_SECS: i32 = 8 * 3600;
 
 /// The configurable values of the order's rules. `Policy::default()` is the
 /// documented behaviour; every field may be overridden.
@@ -148,12 +145,11 @@ impl Policy {
 
 /// The Beijing midnight that ends the calendar day of `at`, plus `extra_days` days.
 fn beijing_midnight_after(at: DateTime<Utc>, extra_days: u32) -> DateTime<Utc> {
-    let offset = Duration::seconds(i64::from(BEIJING_OFFSET_SECS));
-    let day = (at.naive_utc() + offset).date();
+    let day = beijing::day(at);
     let end_day = day
         .checked_add_days(Days::new(u64::from(extra_days) + 1))
         .unwrap_or(day);
-    Utc.from_utc_datetime(&(end_day.and_time(NaiveTime::MIN) - offset))
+    beijing::start_of(end_day).unwrap_or(at)
 }
 
 #[cfg(test)]

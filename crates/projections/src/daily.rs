@@ -21,22 +21,13 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use chrono::{DateTime, FixedOffset, Offset as _, Utc};
-use paycode_domain::{ManualOutcome, OrderEvent, PaymentRequested};
+use chrono::{DateTime, Utc};
+use paycode_domain::{ManualOutcome, OrderEvent, PaymentRequested, beijing};
 use rusqlite::{Transaction, params};
 
 use crate::cache::FoldCache;
 use crate::error::ProjectionError;
 use crate::runner::{Decoded, History};
-
-/// Beijing time: China has no daylight saving, so a fixed offset is exact.
-const BEIJING_OFFSET_SECS: i32 = 8 * 3600;
-
-/// The Beijing calendar day of an instant, as `YYYY-MM-DD`.
-pub fn beijing_day(at: DateTime<Utc>) -> String {
-    let offset = FixedOffset::east_opt(BEIJING_OFFSET_SECS).unwrap_or_else(|| Utc.fix());
-    at.with_timezone(&offset).format("%Y-%m-%d").to_string()
-}
 
 /// What the projection needs to know of an order.
 #[derive(Debug, Clone)]
@@ -75,7 +66,7 @@ fn day<'d>(days: &'d mut Days, order: &DailyOrder, at: DateTime<Utc>) -> &'d mut
     let key = (
         order.merchant.clone(),
         order.provider.clone(),
-        beijing_day(at),
+        beijing::day(at).to_string(),
     );
     days.entry(key).or_default()
 }

@@ -6,8 +6,9 @@
 //! then reverse, give up, call a person), and it always keeps the provider's
 //! own code and message so that events can record them.
 //!
-//! Invariant: nothing here knows a wire format. Field names such as
-//! `total_fee` or `trade_no` live in the client crates, which convert to these
+//! Invariant: nothing here knows a provider's fields. Field names such as
+//! `total_fee` or `trade_no` live in the client crates (only the text formats
+//! both share, in `text.rs`, are here), which convert to these
 //! types at the edge. The one rule every client keeps: a response that cannot
 //! be trusted (bad signature, malformed, cut, timed out) is never "paid"; it is
 //! [`Unclear::NoValidAnswer`], so the process queries and then reverses.
@@ -21,6 +22,7 @@ pub mod error;
 pub mod http;
 pub mod request;
 pub mod secret;
+pub mod text;
 
 use std::fmt::Debug;
 

@@ -14,9 +14,9 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use foldhash::{HashMap, HashMapExt};
-use paycode_domain::{Amount, Money};
+use paycode_domain::{Amount, Money, beijing};
 
 use crate::ReconcileError;
 use crate::input::{
@@ -30,9 +30,6 @@ use crate::report::{
 /// A margin wider than an hour would stop being "landed on the other side of
 /// midnight" and start hiding real misses for a day.
 pub const MAX_CARRY_MARGIN: Duration = Duration::from_secs(60 * 60);
-
-/// Bills are cut at midnight Beijing time (UTC+8, no daylight saving).
-const BEIJING_OFFSET_HOURS: i64 = 8;
 
 /// How a run treats the edges of the day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,9 +97,9 @@ impl DayBounds {
         let Ok(margin) = TimeDelta::from_std(config.carry_margin) else {
             return Err(out_of_range);
         };
-        let midnight = scope.day.and_time(NaiveTime::MIN).and_utc();
         let bounds = || {
-            let start = midnight.checked_sub_signed(TimeDelta::hours(BEIJING_OFFSET_HOURS))?;
+            // Bills are cut at midnight Beijing time.
+            let start = beijing::start_of(scope.day)?;
             let end = start.checked_add_signed(TimeDelta::days(1))?;
             Some(DayBounds {
                 start,
@@ -617,7 +614,7 @@ impl<'a> Run<'a> {
         } else {
             let detail = format!(
                 "bill shows a payment and no reversal; ledger reversed it {}",
-                beijing(reversed_at)
+                as_bill_time(reversed_at)
             );
             let target = Target::trade(Subject::Payment, entry);
             self.report(
@@ -704,7 +701,7 @@ impl<'a> Run<'a> {
             let detail = format!(
                 "ledger has no such {}; bill dates it {}",
                 subject_text(&subject),
-                beijing(line.time)
+                as_bill_time(line.time)
             );
             self.report(DiscrepancyKind::MissingInLedger, target, &[line], detail);
         }
@@ -760,7 +757,7 @@ impl<'a> Run<'a> {
             });
             return;
         }
-        let mut detail = format!("dated {}", beijing(dated));
+        let mut detail = format!("dated {}", as_bill_time(dated));
         if carried_here {
             detail.push_str(", carried from the previous day");
         }
@@ -1001,12 +998,9 @@ fn refund_state_text(state: RefundState) -> &'static str {
 }
 
 /// An instant as Beijing wall-clock time, the way bills print it.
-fn beijing(at: DateTime<Utc>) -> String {
-    match at
-        .naive_utc()
-        .checked_add_signed(TimeDelta::hours(BEIJING_OFFSET_HOURS))
-    {
-        Some(local) => format!("{} +08:00", local.format("%Y-%m-%d %H:%M:%S")),
-        None => at.to_rfc3339(),
-    }
+fn as_bill_time(at: DateTime<Utc>) -> String {
+    format!(
+        "{} +08:00",
+        beijing::wall_clock(at).format("%Y-%m-%d %H:%M:%S")
+    )
 }

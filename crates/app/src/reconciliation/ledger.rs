@@ -8,23 +8,16 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use paycode_domain::{
     CarriedItem, CarriedPart, MerchantId, Order, Provider, RefundState as OrderRefundState,
-    ReverseAction, Status,
+    ReverseAction, Status, beijing,
 };
 use paycode_reconcile::{
     Carried, Item, LedgerEntry, LedgerRefund, LedgerState, RefNo, RefundState,
 };
 
 use super::ReconciliationError;
-
-/// Bills are cut at midnight Beijing time (UTC+8, no daylight saving).
-const BEIJING_OFFSET_HOURS: i64 = 8;
-
-pub(crate) fn beijing_day(at: DateTime<Utc>) -> NaiveDate {
-    (at + TimeDelta::hours(BEIJING_OFFSET_HOURS)).date_naive()
-}
 
 /// The entries of `merchant`'s orders at `provider` that the day's run needs:
 /// every attempt with a request, payment, reversal or refund dated on `day`,
@@ -41,7 +34,7 @@ pub(crate) fn entries_for_day(
     for order in orders.values().filter(|o| &o.merchant == merchant) {
         for entry in order_entries(order, provider)? {
             let named = on_bill.contains(entry.out_trade_no.as_str());
-            if named || dates(order, &entry).any(|at| beijing_day(at) == day) {
+            if named || dates(order, &entry).any(|at| beijing::day(at) == day) {
                 entries.push(entry);
             }
         }

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use async_graphql::{ComplexObject, Context, Enum, SimpleObject};
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use paycode_app::reconciliation::{DayReport, Reconciler, ReconciliationError, RunRequest};
 use paycode_app::{Clock, OrderService, RandomIds};
 use paycode_domain::{
@@ -22,9 +22,6 @@ use super::BackOffice;
 use super::auth::{Principal, Role};
 use super::error::{BackOfficeError, GqlResult, OrGraphql as _};
 use super::types::{ProviderName, principal_seeing};
-
-/// Bills are cut at midnight Beijing time (UTC+8, no daylight saving).
-const BEIJING_OFFSET_HOURS: i64 = 8;
 
 /// The process's clock as the reconciler's: runs and resolutions are dated
 /// on the same time as the orders they reconcile.
@@ -66,7 +63,7 @@ fn parse_day(text: &str) -> GqlResult<NaiveDate> {
 /// A day whose bill can exist: not after today in Beijing.
 fn past_day(text: &str, now: DateTime<Utc>) -> GqlResult<NaiveDate> {
     let day = parse_day(text)?;
-    let today = (now + TimeDelta::hours(BEIJING_OFFSET_HOURS)).date_naive();
+    let today = paycode_domain::beijing::day(now);
     if day > today {
         return Err(bad(format!(
             "{day} is in the future (today is {today} in Beijing)"
