@@ -7,14 +7,12 @@
 //! measures nothing. Every run gets a fresh schema, dropped at the end.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::Context;
-use paycode_store::{EventStore, ExpectedVersion, StreamName};
 use paycode_store_postgres::{PostgresStore, WriterStats};
 
 use crate::report::{Measurement, one_decimal, table, thousands};
-use crate::store::{bench_event, one_writer, read_back};
+use crate::store::{append_from_writers, bench_event, one_writer, read_back};
 
 #[derive(Debug, clap::Args)]
 pub struct PostgresArgs {
@@ -97,26 +95,7 @@ async fn concurrent_writers(
     events: u64,
 ) -> anyhow::Result<(Measurement, WriterStats)> {
     let before = store.writer_stats();
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..writers)
-        .map(|w| {
-            let store = store.clone();
-            let share = events / writers + u64::from(w < events % writers);
-            tokio::spawn(async move {
-                let stream = StreamName::parse(&format!("bench-w{w}"))?;
-                for n in 0..share {
-                    store
-                        .append(&stream, ExpectedVersion::Exact(n), vec![bench_event(n)])
-                        .await?;
-                }
-                anyhow::Ok(())
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await??;
-    }
-    let elapsed = started.elapsed();
+    let elapsed = append_from_writers(store.clone(), writers, events, bench_event).await?;
     let after = store.writer_stats();
     let stats = WriterStats {
         groups: after.groups - before.groups,

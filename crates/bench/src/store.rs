@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use paycode_store::{EventStore, ExpectedVersion, NewEvent, StreamName};
@@ -159,14 +159,14 @@ pub(crate) async fn one_writer(
     })
 }
 
-/// `writers` tasks, each on its own stream, one event per append, all at once.
-async fn concurrent_writers(
-    store: &Arc<SqliteStore>,
+/// Appends `events` events from `writers` tasks at once, each on its own
+/// stream, one event per append; returns how long they took together.
+pub(crate) async fn append_from_writers<S: EventStore + ?Sized>(
+    store: Arc<S>,
     writers: u64,
     events: u64,
-    ids: Ids,
-) -> anyhow::Result<(Measurement, WriterStats)> {
-    let before = store.writer_stats();
+    event: impl Fn(u64) -> NewEvent + Copy + Send + 'static,
+) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let tasks: Vec<_> = (0..writers)
         .map(|w| {
@@ -177,9 +177,8 @@ async fn concurrent_writers(
             tokio::spawn(async move {
                 let stream = StreamName::parse(&format!("bench-w{w}"))?;
                 for n in 0..share {
-                    let event = event_with_id(n, ids);
                     store
-                        .append(&stream, ExpectedVersion::Exact(n), vec![event])
+                        .append(&stream, ExpectedVersion::Exact(n), vec![event(n)])
                         .await?;
                 }
                 anyhow::Ok(())
@@ -189,7 +188,21 @@ async fn concurrent_writers(
     for task in tasks {
         task.await??;
     }
-    let elapsed = started.elapsed();
+    Ok(started.elapsed())
+}
+
+/// `writers` tasks, each on its own stream, one event per append, all at once.
+async fn concurrent_writers(
+    store: &Arc<SqliteStore>,
+    writers: u64,
+    events: u64,
+    ids: Ids,
+) -> anyhow::Result<(Measurement, WriterStats)> {
+    let before = store.writer_stats();
+    let elapsed = append_from_writers(store.clone(), writers, events, move |n| {
+        event_with_id(n, ids)
+    })
+    .await?;
     let after = store.writer_stats();
     let stats = WriterStats {
         groups: after.groups - before.groups,
