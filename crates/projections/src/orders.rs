@@ -80,12 +80,8 @@ pub(crate) fn apply(
 
 /// An order's state from its earlier events; `None` if they do not open it.
 fn replay(history: &[OrderEvent]) -> Option<Order> {
-    let (first @ OrderEvent::PaymentRequested(_), rest) = history.split_first()? else {
-        return None;
-    };
-    rest.iter().try_fold(evolve(None, first)?, |order, event| {
-        evolve(Some(order), event)
-    })
+    let opens = matches!(history.first(), Some(OrderEvent::PaymentRequested(_)));
+    opens.then(|| paycode_domain::replay(history)).flatten()
 }
 
 fn opens_with(decoded: &Decoded) -> ProjectionError {

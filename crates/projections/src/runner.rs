@@ -49,7 +49,7 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 const IDLE_POLL: Duration = Duration::from_secs(1);
 /// Orders kept folded in memory per generation, in each of the cache's two
 /// halves: the orders in flight for several seconds of traffic at 2,000
-/// payments/s (an `Order` is about a kilobyte).
+/// payments/s.
 const ORDER_CACHE_HALF: usize = 16_384;
 /// The daily-totals projection keeps much less per order.
 const DAILY_CACHE_HALF: usize = 65_536;
@@ -119,6 +119,12 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// The projections being rebuilt, as errors and progress bars name them:
+    /// `orders+daily_totals`.
+    pub fn what(&self) -> String {
+        names(&self.projections)
+    }
+
     /// Positions applied per second so far (integer arithmetic: no floats in money code).
     pub fn events_per_sec(&self) -> u64 {
         let ms = u64::try_from(self.elapsed.as_millis())

@@ -124,12 +124,7 @@ pub fn bar(progress: &Progress) -> String {
     let eta = progress.eta().map_or_else(|| "--:--".to_owned(), clock);
     format!(
         "{} [{}{}] {percent:>3}%  {}/{}  {} ev/s  ETA {eta}",
-        progress
-            .projections
-            .iter()
-            .map(|p| p.name())
-            .collect::<Vec<_>>()
-            .join("+"),
+        progress.what(),
         "#".repeat(usize::try_from(filled).unwrap_or(0)),
         "-".repeat(usize::try_from(BAR_WIDTH - filled).unwrap_or(0)),
         progress.applied,
