@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use paycode_sim::{FaultConfig, SimConfig};
 use support::cluster::{
-    Seeded, check_acknowledged, check_agreement, free_port, http, pay_until_acknowledged,
-    spawn_paycode, wait_until_settled, write_config,
+    Clients, Seeded, check_acknowledged, check_agreement, free_port, http, spawn_paycode,
+    wait_until_settled, write_config,
 };
 
 const PAYMENTS: u32 = 1_000;
@@ -68,22 +68,8 @@ async fn run(faults: FaultConfig, seed: u64) {
 
     let bases = vec![format!("http://127.0.0.1:{port}")];
     let http = http();
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|c| {
-            let (http, bases) = (http.clone(), bases.clone());
-            tokio::spawn(async move {
-                let mut acknowledged = Vec::new();
-                for n in (c..PAYMENTS).step_by(CLIENTS as usize) {
-                    acknowledged.push((n, pay_until_acknowledged(&http, &bases, n).await));
-                }
-                acknowledged
-            })
-        })
-        .collect();
-    let mut acknowledged = Vec::new();
-    for client in clients {
-        acknowledged.extend(client.await.expect("client finished"));
-    }
+    let clients = Clients::start(&http, &bases, CLIENTS, PAYMENTS);
+    let acknowledged = clients.acknowledged().await;
     stop.store(true, Ordering::Relaxed);
     let kills = killer.await.expect("killer finished");
     assert!(

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use paycode_sim::SimConfig;
 use support::cluster::{
-    check_acknowledged, check_agreement, free_port, http, pay_until_acknowledged, spawn_paycode,
+    Clients, check_acknowledged, check_agreement, free_port, http, spawn_paycode,
     wait_until_settled, write_config,
 };
 
@@ -56,27 +56,13 @@ async fn the_surviving_node_takes_over_the_orders_of_a_killed_one() {
         format!("http://127.0.0.1:{port_b}"),
     ];
     let http = http();
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|c| {
-            let (http, bases) = (http.clone(), bases.clone());
-            tokio::spawn(async move {
-                let mut acknowledged = Vec::new();
-                for n in (c..PAYMENTS).step_by(CLIENTS as usize) {
-                    acknowledged.push((n, pay_until_acknowledged(&http, &bases, n).await));
-                }
-                acknowledged
-            })
-        })
-        .collect();
+    let clients = Clients::start(&http, &bases, CLIENTS, PAYMENTS);
     // Kill node a while payments are in flight: it holds whatever leases it
     // took first, so its partitions' polls and reversals stop with it.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     node_a.kill();
 
-    let mut acknowledged = Vec::new();
-    for client in clients {
-        acknowledged.extend(client.await.expect("client finished"));
-    }
+    let acknowledged = clients.acknowledged().await;
     let store = paycode_store_postgres::PostgresStore::connect(&url, &schema)
         .await
         .expect("connects");

@@ -148,6 +148,39 @@ pub fn http() -> reqwest::Client {
     paycode_provider::build_http_client(&settings, None).expect("client")
 }
 
+/// Concurrent clients paying codes `0..payments` between them while the test
+/// does other things (kills nodes); each retries a payment until a node
+/// acknowledges it.
+pub struct Clients(Vec<tokio::task::JoinHandle<Vec<(u32, Value)>>>);
+
+impl Clients {
+    pub fn start(http: &reqwest::Client, bases: &[String], clients: u32, payments: u32) -> Clients {
+        Clients(
+            (0..clients)
+                .map(|c| {
+                    let (http, bases) = (http.clone(), bases.to_vec());
+                    tokio::spawn(async move {
+                        let mut acknowledged = Vec::new();
+                        for n in (c..payments).step_by(clients as usize) {
+                            acknowledged.push((n, pay_until_acknowledged(&http, &bases, n).await));
+                        }
+                        acknowledged
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// Every payment with the answer that acknowledged it, once all clients finished.
+    pub async fn acknowledged(self) -> Vec<(u32, Value)> {
+        let mut acknowledged = Vec::new();
+        for client in self.0 {
+            acknowledged.extend(client.await.expect("client finished"));
+        }
+        acknowledged
+    }
+}
+
 /// Sends payment `n` until a node acknowledges it, trying the nodes in turn
 /// (any of them may be dead or being restarted).
 pub async fn pay_until_acknowledged(http: &reqwest::Client, bases: &[String], n: u32) -> Value {
