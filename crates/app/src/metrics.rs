@@ -70,6 +70,12 @@ impl Metrics {
             let (table, outcome) = match event {
                 OrderEvent::PaymentSucceeded(_) => (&mut counters.payments, "success"),
                 OrderEvent::PaymentFailed(_) => (&mut counters.payments, "failed"),
+                OrderEvent::PaymentClosedByProvider(_) => {
+                    (&mut counters.payments, "closed_by_provider")
+                }
+                OrderEvent::PaidAfterSettlement(_) => {
+                    (&mut counters.payments, "paid_after_settlement")
+                }
                 OrderEvent::ReversalRequested(_) => (&mut counters.reversals, "requested"),
                 OrderEvent::ReversalRetried(_) | OrderEvent::ReversalAttemptFailed(_) => {
                     (&mut counters.reversals, "retried")

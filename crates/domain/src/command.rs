@@ -27,6 +27,10 @@ pub enum PayOutcome {
     Pending,
     /// Definitely refused, nothing charged: the order becomes `FAILED`.
     Failed,
+    /// The provider closed or revoked the trade without paycode asking
+    /// (a query answering WeChat `REVOKED`/`CLOSED`, Alipay `TRADE_CLOSED`):
+    /// nothing is owed, the order becomes `FAILED`.
+    ClosedByProvider,
     /// Failed in a way that may have charged the customer (WeChat
     /// `PAYERROR`): reverse to be safe.
     FailedUnclearly,

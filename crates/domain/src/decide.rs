@@ -26,10 +26,11 @@ use crate::command::{
 };
 use crate::event::{
     AbandonReason, AnswerSource, ManualOutcome, ManuallyResolved, OrderEvent, OrderRevoked,
-    PaymentFailed, PaymentPendingReported, PaymentRequested, PaymentRetried, PaymentSucceeded,
-    PaymentUnknownReported, ProviderReply, RefundFailed, RefundProcessingReported, RefundRequested,
-    RefundRetried, RefundSucceeded, ReversalAbandoned, ReversalAttemptFailed, ReversalReason,
-    ReversalRequested, ReversalRetried, TradeClosed,
+    PaidAfterSettlement, PaymentClosedByProvider, PaymentFailed, PaymentPendingReported,
+    PaymentRequested, PaymentRetried, PaymentSucceeded, PaymentUnknownReported, ProviderReply,
+    RefundFailed, RefundProcessingReported, RefundRequested, RefundRetried, RefundSucceeded,
+    ReversalAbandoned, ReversalAttemptFailed, ReversalReason, ReversalRequested, ReversalRetried,
+    TradeClosed,
 };
 use crate::ids::{AuthCode, OrderId, OutRefundNo, Provider, ProviderOrderNo};
 use crate::money::Money;
@@ -177,6 +178,11 @@ fn retry_payment(
         // The identical retry request again: its attempt already exists.
         return Ok(vec![]);
     }
+    if order.needs_attention {
+        // A payment was reported after the failure: the customer may have
+        // been charged, and a new code would charge them again.
+        return Err(Rejection::OrderNeedsAttention);
+    }
     if order.status != Status::Failed {
         return Err(Rejection::PaymentNotFailed);
     }
@@ -193,6 +199,13 @@ fn retry_payment(
     })])
 }
 
+/// An answer about a pay attempt, from the pay call or a query. Answers
+/// arrive late and out of order (a pay call held past its timeout answers
+/// after a query settled the order), so none of them is refused: an answer
+/// on a paying order decides, one during a reversal is history, and one on a
+/// settled order is either old news (ignored) or a payment nobody knew of
+/// (kept, and the order flagged). The till is never told "no" for a payment
+/// that may have been charged (design.md section 4.7-4.8).
 fn record_pay_outcome(
     order: &Order,
     attempt: u32,
@@ -201,8 +214,13 @@ fn record_pay_outcome(
     source: AnswerSource,
     ctx: &Context<'_>,
 ) -> Result<Vec<OrderEvent>, Rejection> {
-    if attempt != order.current_attempt().number {
+    let known = usize::try_from(attempt).is_ok_and(|n| n >= 1 && n <= order.attempts.len());
+    if !known {
         return Err(Rejection::AttemptNotCurrent);
+    }
+    if attempt != order.current_attempt().number {
+        // An earlier attempt ended FAILED before this one began.
+        return Ok(late_payment(order, attempt, outcome, reply, source, ctx));
     }
     match order.status {
         Status::Paying => Ok(pay_outcome_while_paying(
@@ -210,28 +228,61 @@ fn record_pay_outcome(
         )),
         // A reversal is under way: the answer is history (reconciliation
         // needs a payment that was taken and then returned), not a decision.
-        Status::Reversing => Ok(vec![pay_outcome_event(
-            attempt, outcome, reply, source, ctx.now,
-        )]),
-        Status::Success => match outcome {
-            PayOutcome::Paid {
-                provider_trade_no, ..
-            } if order.provider_trade_no.as_ref() == Some(provider_trade_no) => Ok(vec![]),
+        // A provider-side close needs no record: the reversal confirms it.
+        Status::Reversing => match outcome {
+            PayOutcome::ClosedByProvider => Ok(vec![]),
             PayOutcome::Paid { .. }
             | PayOutcome::Pending
             | PayOutcome::Failed
             | PayOutcome::FailedUnclearly
-            | PayOutcome::Unknown => Err(Rejection::PaymentNotPending),
+            | PayOutcome::Unknown => Ok(vec![pay_outcome_event(
+                attempt, outcome, reply, source, ctx.now,
+            )]),
         },
-        Status::Failed => match outcome {
-            PayOutcome::Failed => Ok(vec![]),
-            PayOutcome::Paid { .. }
-            | PayOutcome::Pending
-            | PayOutcome::FailedUnclearly
-            | PayOutcome::Unknown => Err(Rejection::PaymentNotPending),
-        },
-        Status::Revoked | Status::TradeClosed => Err(Rejection::PaymentNotPending),
+        Status::Success | Status::Failed | Status::Revoked | Status::TradeClosed => {
+            Ok(late_payment(order, attempt, outcome, reply, source, ctx))
+        }
     }
+}
+
+/// An answer about an attempt that is already settled. Anything but a paid
+/// answer is older news than what settled it. A paid answer naming a trade
+/// the attempt already knows repeats a recorded fact. A paid answer naming
+/// a trade it does not know is a payment nobody knew of: kept as
+/// `PaidAfterSettlement`, and a person must look.
+fn late_payment(
+    order: &Order,
+    attempt: u32,
+    outcome: &PayOutcome,
+    reply: &ProviderReply,
+    source: AnswerSource,
+    ctx: &Context<'_>,
+) -> Vec<OrderEvent> {
+    let PayOutcome::Paid {
+        provider_trade_no,
+        paid_at,
+    } = outcome
+    else {
+        return vec![];
+    };
+    let known = order
+        .attempts
+        .iter()
+        .find(|a| a.number == attempt)
+        .and_then(|a| a.provider_trade_no.as_ref())
+        == Some(provider_trade_no);
+    if known {
+        return vec![];
+    }
+    vec![OrderEvent::PaidAfterSettlement(PaidAfterSettlement {
+        attempt,
+        source,
+        provider_trade_no: provider_trade_no.clone(),
+        paid_at: *paid_at,
+        status_then: order.status,
+        reply: reply.clone(),
+        at: ctx.now,
+    })]
 }
 
 fn pay_outcome_while_paying(
@@ -244,7 +295,7 @@ fn pay_outcome_while_paying(
 ) -> Vec<OrderEvent> {
     let mut events = vec![pay_outcome_event(attempt, outcome, reply, source, ctx.now)];
     match outcome {
-        PayOutcome::Paid { .. } | PayOutcome::Failed => {}
+        PayOutcome::Paid { .. } | PayOutcome::Failed | PayOutcome::ClosedByProvider => {}
         PayOutcome::FailedUnclearly => {
             events.extend(reversal(order, ReversalReason::UnclearFailure, None, ctx))
         }
@@ -289,6 +340,14 @@ fn pay_outcome_event(
             reply,
             at,
         }),
+        PayOutcome::ClosedByProvider => {
+            OrderEvent::PaymentClosedByProvider(PaymentClosedByProvider {
+                attempt,
+                source,
+                reply,
+                at,
+            })
+        }
         PayOutcome::FailedUnclearly | PayOutcome::Unknown => {
             OrderEvent::PaymentUnknownReported(PaymentUnknownReported {
                 attempt,
@@ -301,7 +360,7 @@ fn pay_outcome_event(
 }
 
 fn past_deadline(order: &Order, ctx: &Context<'_>) -> bool {
-    ctx.now >= order.current_attempt().requested_at + ctx.policy.pay_deadline()
+    ctx.now >= order.current_attempt().pay_deadline_at(ctx.policy)
 }
 
 /// Paycode's own reversal decision. The first call waits for the WeChat
@@ -326,7 +385,7 @@ fn reversal(
         first_attempt_at,
         at: ctx.now,
     })];
-    if first_attempt_at >= window_end {
+    if window_end.is_some_and(|end| first_attempt_at >= end) {
         events.push(abandon(AbandonReason::WindowExpired, 0, ctx.now));
     }
     events
@@ -363,10 +422,9 @@ fn tick(order: &Order, ctx: &Context<'_>) -> Vec<OrderEvent> {
 
 fn reverse_window_closed(order: &Order, ctx: &Context<'_>) -> bool {
     let attempt = order.current_attempt();
-    ctx.now
-        >= ctx
-            .policy
-            .reverse_window_end(attempt.provider, attempt.requested_at)
+    ctx.policy
+        .reverse_window_end(attempt.provider, attempt.requested_at)
+        .is_some_and(|end| ctx.now >= end)
 }
 
 fn reverse_too_early(order: &Order, ctx: &Context<'_>) -> bool {
@@ -501,11 +559,10 @@ fn next_reverse_call(
     }
     let next = ctx.now + ctx.policy.reversal_backoff(call);
     let attempt = order.current_attempt();
-    if next
-        >= ctx
-            .policy
-            .reverse_window_end(attempt.provider, attempt.requested_at)
-    {
+    let window_end = ctx
+        .policy
+        .reverse_window_end(attempt.provider, attempt.requested_at);
+    if window_end.is_some_and(|end| next >= end) {
         return (None, Some(AbandonReason::WindowExpired));
     }
     (Some(next), None)

@@ -60,7 +60,7 @@ impl Order {
         match self.status {
             Status::Paying => {
                 let attempt = self.current_attempt();
-                let deadline = attempt.requested_at + policy.pay_deadline();
+                let deadline = attempt.pay_deadline_at(policy);
                 let poll =
                     attempt.last_answer_at.unwrap_or(attempt.requested_at) + policy.poll_interval();
                 if poll < deadline {
@@ -78,16 +78,14 @@ impl Order {
                 let reversal = self.reversal.as_ref()?;
                 let next = reversal.next_attempt_at?;
                 let attempt = self.current_attempt();
-                let window_end = policy.reverse_window_end(attempt.provider, attempt.requested_at);
-                if next < window_end {
-                    Some((
+                match policy.reverse_window_end(attempt.provider, attempt.requested_at) {
+                    Some(window_end) if next >= window_end => Some((window_end, Due::Tick)),
+                    Some(_) | None => Some((
                         next,
                         Due::Reverse {
                             call: reversal.attempts + 1,
                         },
-                    ))
-                } else {
-                    Some((window_end, Due::Tick))
+                    )),
                 }
             }
             Status::Success | Status::Failed | Status::Revoked | Status::TradeClosed => None,

@@ -169,6 +169,37 @@ pub struct PaymentFailed {
     pub at: DateTime<Utc>,
 }
 
+/// The provider closed or revoked an attempt's trade that paycode never asked
+/// to reverse (WeChat `REVOKED` or `CLOSED`, Alipay `TRADE_CLOSED` from a
+/// query): WeChat revokes an unpaid payment-code order by itself 45 s after
+/// creation (WeChat POS guide, protocols.md 1.10). Nothing is owed: the order
+/// is `FAILED` and the cashier may retry with a new code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PaymentClosedByProvider {
+    pub attempt: u32,
+    pub source: AnswerSource,
+    pub reply: ProviderReply,
+    pub at: DateTime<Utc>,
+}
+
+/// A paid answer that arrived after the order was settled otherwise: after
+/// it was `FAILED`, `REVOKED` or `TRADE_CLOSED`, for an earlier attempt, or
+/// naming another trade than the one recorded. The provider's word is a
+/// fact: it is kept, the order's state stays, and a person must look
+/// (design.md section 4.8). Reconciliation matches the trade through it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PaidAfterSettlement {
+    pub attempt: u32,
+    pub source: AnswerSource,
+    /// WeChat `transaction_id`, Alipay `trade_no`.
+    pub provider_trade_no: String,
+    pub paid_at: DateTime<Utc>,
+    /// The order's state when the answer arrived.
+    pub status_then: crate::state::Status,
+    pub reply: ProviderReply,
+    pub at: DateTime<Utc>,
+}
+
 /// The current attempt's trade is to be reversed (closed if unpaid, refunded if paid).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ReversalRequested {
@@ -391,6 +422,8 @@ order_events! {
     PaymentPendingReported => 1,
     PaymentUnknownReported => 1,
     PaymentFailed => 1,
+    PaymentClosedByProvider => 1,
+    PaidAfterSettlement => 1,
     ReversalRequested => 1,
     ReversalRetried => 1,
     ReversalAttemptFailed => 1,

@@ -32,11 +32,11 @@ pub use decide::{Context, NewIds, decide};
 pub use due::Due;
 pub use event::{
     AbandonReason, AnswerSource, DecodeError, ManualOutcome, ManuallyResolved, OrderEvent,
-    OrderRevoked, PaymentFailed, PaymentPendingReported, PaymentRequested, PaymentRetried,
-    PaymentSucceeded, PaymentUnknownReported, ProviderReply, RefundFailed,
-    RefundProcessingReported, RefundRequested, RefundRetried, RefundSucceeded, ReversalAbandoned,
-    ReversalAttemptFailed, ReversalReason, ReversalRequested, ReversalRetried, ReverseAction,
-    TradeClosed,
+    OrderRevoked, PaidAfterSettlement, PaymentClosedByProvider, PaymentFailed,
+    PaymentPendingReported, PaymentRequested, PaymentRetried, PaymentSucceeded,
+    PaymentUnknownReported, ProviderReply, RefundFailed, RefundProcessingReported, RefundRequested,
+    RefundRetried, RefundSucceeded, ReversalAbandoned, ReversalAttemptFailed, ReversalReason,
+    ReversalRequested, ReversalRetried, ReverseAction, TradeClosed,
 };
 pub use ids::{
     AuthCode, IdError, MerchantId, OrderId, OutRefundNo, OutTradeNo, Provider, ProviderOrderNo,

@@ -8,10 +8,9 @@
 //! It is not the place for provider credentials or endpoints: the domain never
 //! talks to a provider.
 
-use chrono::{DateTime, Days, Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::beijing;
 use crate::ids::Provider;
 
 /// The configurable values of the order's rules. `Policy::default()` is the
@@ -19,9 +18,15 @@ use crate::ids::Provider;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Policy {
-    /// Seconds from a pay call until an unfinished payment is reversed
-    /// (WeChat community answer and Alipay guidance: 30 s).
+    /// Seconds from the end of a pay call until an unfinished payment is
+    /// reversed (WeChat community answer and Alipay guidance: 30 s). The
+    /// call ends when its answer is recorded or, when none was, after
+    /// `pay_call_timeout_secs`.
     pub pay_deadline_secs: u32,
+    /// The longest a pay call can take: the provider clients' total timeout
+    /// must not exceed it (the server refuses such a configuration), so a
+    /// reversal never overlaps a pay call still in flight.
+    pub pay_call_timeout_secs: u32,
     /// Seconds between queries of a payment that is not final (WeChat staff: 5 s).
     pub poll_interval_secs: u32,
     /// Reverse calls per reversal request before a person must resolve it.
@@ -34,10 +39,6 @@ pub struct Policy {
     pub wechat_min_reverse_after_pay_secs: u32,
     /// WeChat reverses orders up to 7 days old; older ones need a refund.
     pub wechat_reverse_window_days: u32,
-    /// Alipay reverses only on the Beijing calendar day of the trade (the
-    /// domestic limit is unconfirmed): 0 means until the next Beijing
-    /// midnight, n means until the midnight n days after that.
-    pub alipay_reverse_extra_days: u32,
     /// WeChat refunds orders up to one year after payment.
     pub wechat_refund_window_days: u32,
     /// Alipay refunds orders up to 3 months after payment by default.
@@ -59,13 +60,13 @@ impl Default for Policy {
     fn default() -> Policy {
         Policy {
             pay_deadline_secs: 30,
+            pay_call_timeout_secs: 10,
             poll_interval_secs: 5,
             reversal_max_attempts: 6,
             reversal_backoff_base_secs: 2,
             reversal_backoff_cap_secs: 60,
             wechat_min_reverse_after_pay_secs: 15,
             wechat_reverse_window_days: 7,
-            alipay_reverse_extra_days: 0,
             wechat_refund_window_days: 365,
             alipay_refund_window_days: 90,
             max_refunds_per_order: 50,
@@ -123,13 +124,22 @@ impl Policy {
         }
     }
 
-    /// The first instant at which a trade requested at `pay_at` can no longer be reversed.
-    pub fn reverse_window_end(&self, provider: Provider, pay_at: DateTime<Utc>) -> DateTime<Utc> {
+    /// The first instant at which a trade requested at `pay_at` can no
+    /// longer be reversed, where paycode knows one. WeChat documents 7 days
+    /// (`REVERSE_EXPIRE` after). Alipay's domestic cancel window is not
+    /// documented (protocols.md 4.8: only `ACQ.TRADE_CANCEL_TIME_OUT` shows
+    /// one exists), so paycode sets none and lets Alipay answer: a cancel is
+    /// always tried, and that refusal sends the order to a person.
+    pub fn reverse_window_end(
+        &self,
+        provider: Provider,
+        pay_at: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
         match provider {
             Provider::Wechatpay => {
-                pay_at + Duration::days(i64::from(self.wechat_reverse_window_days))
+                Some(pay_at + Duration::days(i64::from(self.wechat_reverse_window_days)))
             }
-            Provider::Alipay => beijing_midnight_after(pay_at, self.alipay_reverse_extra_days),
+            Provider::Alipay => None,
         }
     }
 
@@ -143,15 +153,6 @@ impl Policy {
     }
 }
 
-/// The Beijing midnight that ends the calendar day of `at`, plus `extra_days` days.
-fn beijing_midnight_after(at: DateTime<Utc>, extra_days: u32) -> DateTime<Utc> {
-    let day = beijing::day(at);
-    let end_day = day
-        .checked_add_days(Days::new(u64::from(extra_days) + 1))
-        .unwrap_or(day);
-    beijing::start_of(end_day).unwrap_or(at)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,22 +162,14 @@ mod tests {
     }
 
     #[test]
-    fn alipay_reverse_window_ends_at_the_next_beijing_midnight() {
+    fn only_wechat_has_a_reverse_window_alipay_answers_for_itself() {
         let policy = Policy::default();
-        // 15:59:59 UTC is 23:59:59 in Beijing: the window closes one second later.
-        let end = policy.reverse_window_end(Provider::Alipay, utc("2026-01-05T15:59:59Z"));
-        assert_eq!(end, utc("2026-01-05T16:00:00Z"));
-        // 16:00 UTC is already the next Beijing day.
-        let end = policy.reverse_window_end(Provider::Alipay, utc("2026-01-05T16:00:00Z"));
-        assert_eq!(end, utc("2026-01-06T16:00:00Z"));
-        let wider = Policy {
-            alipay_reverse_extra_days: 2,
-            ..Policy::default()
-        };
+        let at = utc("2026-01-05T15:59:59Z");
         assert_eq!(
-            wider.reverse_window_end(Provider::Alipay, utc("2026-01-05T02:00:00Z")),
-            utc("2026-01-07T16:00:00Z")
+            policy.reverse_window_end(Provider::Wechatpay, at),
+            Some(utc("2026-01-12T15:59:59Z"))
         );
+        assert_eq!(policy.reverse_window_end(Provider::Alipay, at), None);
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub enum Rejection {
         "an order with this merchant order number exists with a different payment code; retry a failed payment with RetryPayment"
     )]
     ExistsWithDifferentAuthCode,
+    /// No longer produced: a late provider answer is recorded or ignored, never
+    /// refused (issue 13). Kept so the code is never reused.
     #[error("the payment is already settled; a provider answer for it is no longer expected")]
     PaymentNotPending,
     #[error("the answer is not for the current pay attempt of this order")]
@@ -60,11 +62,15 @@ pub enum Rejection {
     ReversalNotInProgress,
     #[error("the order is not on the manual-intervention queue")]
     OrderNotNeedingAttention,
+    #[error(
+        "the order is on the manual-intervention queue (a payment was reported after it was settled); a person must resolve it first"
+    )]
+    OrderNeedsAttention,
 }
 
 impl Rejection {
     /// Every rejection, for tables and tests that must cover them all.
-    pub const ALL: [Rejection; 21] = [
+    pub const ALL: [Rejection; 22] = [
         Rejection::OrderNotFound,
         Rejection::ExistsWithDifferentAmount,
         Rejection::ExistsWithDifferentAuthCode,
@@ -86,6 +92,7 @@ impl Rejection {
         Rejection::ReversalBlockedByRefunds,
         Rejection::ReversalNotInProgress,
         Rejection::OrderNotNeedingAttention,
+        Rejection::OrderNeedsAttention,
     ];
 
     /// The stable code an API returns. Never renamed, never reused.
@@ -112,6 +119,7 @@ impl Rejection {
             Rejection::ReversalBlockedByRefunds => "REVERSAL_BLOCKED_BY_REFUNDS",
             Rejection::ReversalNotInProgress => "REVERSAL_NOT_IN_PROGRESS",
             Rejection::OrderNotNeedingAttention => "ORDER_NOT_NEEDING_ATTENTION",
+            Rejection::OrderNeedsAttention => "ORDER_NEEDS_ATTENTION",
         }
     }
 }

@@ -11,18 +11,20 @@
 //! What is due next is derived from it in `due.rs`.
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{
-    AbandonReason, AnswerSource, ManualOutcome, ManuallyResolved, OrderEvent, PaymentFailed,
-    PaymentRequested, PaymentRetried, PaymentSucceeded, ProviderReply, RefundRequested,
-    RefundRetried, ReversalReason, ReversalRequested, ReverseAction,
+    AbandonReason, AnswerSource, ManualOutcome, ManuallyResolved, OrderEvent, PaidAfterSettlement,
+    PaymentClosedByProvider, PaymentFailed, PaymentRequested, PaymentRetried, PaymentSucceeded,
+    ProviderReply, RefundRequested, RefundRetried, ReversalReason, ReversalRequested,
+    ReverseAction,
 };
 use crate::ids::{MerchantId, OrderId, OutRefundNo, OutTradeNo, Provider, ProviderOrderNo};
 use crate::money::{Amount, Money};
 
 /// Where an order stands (design.md section 2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Status {
     /// Requested and not final: waiting for the customer or for a query.
@@ -61,9 +63,31 @@ pub struct PayAttempt {
     pub provider_order_no: ProviderOrderNo,
     pub auth_code_masked: String,
     pub requested_at: DateTime<Utc>,
+    /// When the pay call's own answer was recorded: the call has ended.
+    pub call_answered_at: Option<DateTime<Utc>>,
     /// When the last pay answer or query result for this attempt was recorded.
     pub last_answer_at: Option<DateTime<Utc>>,
     pub last_reply: Option<ProviderReply>,
+    /// The provider's trade number for this attempt, once an answer named it.
+    pub provider_trade_no: Option<String>,
+}
+
+impl PayAttempt {
+    /// When the pay call ended, or would have ended at the latest: its answer
+    /// was recorded, or `pay_call_timeout` after the request (the call timed
+    /// out, or its answer was lost in a crash). Nothing may reverse the trade
+    /// before, or a reverse could overtake the pay call (issue 13).
+    pub fn call_ended_at(&self, policy: &crate::policy::Policy) -> DateTime<Utc> {
+        self.call_answered_at.unwrap_or_else(|| {
+            self.requested_at + chrono::Duration::seconds(i64::from(policy.pay_call_timeout_secs))
+        })
+    }
+
+    /// When an attempt that is not final gets reversed: the pay deadline,
+    /// counted from the end of the pay call.
+    pub fn pay_deadline_at(&self, policy: &crate::policy::Policy) -> DateTime<Utc> {
+        self.call_ended_at(policy) + policy.pay_deadline()
+    }
 }
 
 /// Where a refund stands.
@@ -116,6 +140,8 @@ pub struct Reversal {
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub abandoned: Option<AbandonReason>,
     pub last_reply: Option<ProviderReply>,
+    /// When the provider confirmed it (`None` until then).
+    pub confirmed_at: Option<DateTime<Utc>>,
 }
 
 /// The projection of one order's events.
@@ -129,10 +155,15 @@ pub struct Order {
     pub store_id: Option<String>,
     pub terminal_id: Option<String>,
     pub status: Status,
-    /// On the manual-intervention queue: a reversal was abandoned and no one resolved it yet.
+    /// On the manual-intervention queue: a reversal was abandoned, or a paid
+    /// answer arrived after the order was settled, and no one resolved it yet.
     pub needs_attention: bool,
+    /// The last paid answer that arrived after the order was settled, if any.
+    pub paid_after_settlement: Option<PaidAfterSettlement>,
     /// Never empty; the last one is the current attempt.
     pub attempts: Vec<PayAttempt>,
+    /// The current attempt's provider trade number (WeChat `transaction_id`,
+    /// Alipay `trade_no`); each attempt keeps its own in `attempts`.
     pub provider_trade_no: Option<String>,
     pub paid_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -191,14 +222,17 @@ impl Order {
             terminal_id: e.terminal_id.clone(),
             status: Status::Paying,
             needs_attention: false,
+            paid_after_settlement: None,
             attempts: vec![PayAttempt {
                 number: 1,
                 provider: e.provider,
                 provider_order_no: e.provider_order_no.clone(),
                 auth_code_masked: e.auth_code_masked.clone(),
                 requested_at: e.at,
+                call_answered_at: None,
                 last_answer_at: None,
                 last_reply: None,
+                provider_trade_no: None,
             }],
             provider_trade_no: None,
             paid_at: None,
@@ -303,8 +337,10 @@ impl Order {
             .reversal
             .as_ref()
             .is_some_and(|r| r.abandoned.is_some());
-        if self.needs_attention && !(self.status == Status::Reversing && abandoned) {
-            broken.push("only an abandoned reversal needs attention");
+        let late_payment = self.paid_after_settlement.is_some();
+        if self.needs_attention && !(self.status == Status::Reversing && abandoned || late_payment)
+        {
+            broken.push("only an abandoned reversal or a late payment needs attention");
         }
         broken
     }
@@ -320,9 +356,15 @@ impl Order {
             }
             OrderEvent::PaymentRetried(e) => self.apply_retry(e),
             OrderEvent::PaymentSucceeded(e) => self.apply_paid(e),
-            OrderEvent::PaymentPendingReported(e) => self.note_answer(e.attempt, &e.reply, e.at),
-            OrderEvent::PaymentUnknownReported(e) => self.note_answer(e.attempt, &e.reply, e.at),
+            OrderEvent::PaymentPendingReported(e) => {
+                self.note_answer(e.attempt, e.source, &e.reply, e.at)
+            }
+            OrderEvent::PaymentUnknownReported(e) => {
+                self.note_answer(e.attempt, e.source, &e.reply, e.at)
+            }
             OrderEvent::PaymentFailed(e) => self.apply_failed(e),
+            OrderEvent::PaymentClosedByProvider(e) => self.apply_closed_by_provider(e),
+            OrderEvent::PaidAfterSettlement(e) => self.apply_paid_after_settlement(e),
             OrderEvent::ReversalRequested(e) => self.apply_reversal_request(e),
             OrderEvent::ReversalRetried(e) => {
                 self.note_reverse_call(e.attempt, &e.reply, e.next_attempt_at)
@@ -332,10 +374,10 @@ impl Order {
             }
             OrderEvent::ReversalAbandoned(e) => self.apply_abandon(e.reason),
             OrderEvent::OrderRevoked(e) => {
-                self.confirm_reversal(Provider::Wechatpay, e.attempt, e.action, &e.reply)
+                self.confirm_reversal(Provider::Wechatpay, e.attempt, e.action, &e.reply, e.at)
             }
             OrderEvent::TradeClosed(e) => {
-                self.confirm_reversal(Provider::Alipay, e.attempt, e.action, &e.reply)
+                self.confirm_reversal(Provider::Alipay, e.attempt, e.action, &e.reply, e.at)
             }
             OrderEvent::ManuallyResolved(e) => self.apply_resolution(e),
             OrderEvent::RefundRequested(e) => self.apply_refund_request(e),
@@ -382,7 +424,8 @@ impl Order {
     }
 
     fn apply_paid(&mut self, e: &PaymentSucceeded) {
-        self.note_answer(e.attempt, &e.reply, e.at);
+        self.note_answer(e.attempt, e.source, &e.reply, e.at);
+        self.current_attempt_mut().provider_trade_no = Some(e.provider_trade_no.clone());
         self.provider_trade_no = Some(e.provider_trade_no.clone());
         self.paid_at = Some(e.paid_at);
         // During a reversal the payment is history: the reversal returns the money.
@@ -392,11 +435,50 @@ impl Order {
     }
 
     fn apply_failed(&mut self, e: &PaymentFailed) {
-        self.note_answer(e.attempt, &e.reply, e.at);
+        self.note_answer(e.attempt, e.source, &e.reply, e.at);
         if self.status == Status::Paying {
             self.status = Status::Failed;
             self.failure = Some(e.reply.clone());
         }
+    }
+
+    /// The provider closed the trade on its own: nothing is owed, so the
+    /// attempt ends like a definite failure, with the provider's words.
+    fn apply_closed_by_provider(&mut self, e: &PaymentClosedByProvider) {
+        self.note_answer(e.attempt, e.source, &e.reply, e.at);
+        debug_assert!(
+            self.status == Status::Paying,
+            "provider-side close recorded in {}",
+            self.status.as_str()
+        );
+        self.status = Status::Failed;
+        self.failure = Some(e.reply.clone());
+    }
+
+    /// A paid answer after the order settled: kept with its attempt, the
+    /// state stays, and a person must look.
+    fn apply_paid_after_settlement(&mut self, e: &PaidAfterSettlement) {
+        let current = self.current_attempt().number;
+        let index = usize::try_from(e.attempt)
+            .ok()
+            .and_then(|n| n.checked_sub(1));
+        debug_assert!(
+            index.is_some_and(|i| i < self.attempts.len()),
+            "late payment for attempt {} of {}",
+            e.attempt,
+            self.attempts.len()
+        );
+        if let Some(attempt) = index.and_then(|i| self.attempts.get_mut(i)) {
+            attempt.provider_trade_no = Some(e.provider_trade_no.clone());
+            attempt.last_answer_at = Some(e.at);
+            attempt.last_reply = Some(e.reply.clone());
+        }
+        if e.attempt == current && self.provider_trade_no.is_none() {
+            self.provider_trade_no = Some(e.provider_trade_no.clone());
+            self.paid_at = Some(e.paid_at);
+        }
+        self.needs_attention = true;
+        self.paid_after_settlement = Some(e.clone());
     }
 
     fn apply_reversal_request(&mut self, e: &ReversalRequested) {
@@ -419,6 +501,7 @@ impl Order {
             next_attempt_at: Some(e.first_attempt_at),
             abandoned: None,
             last_reply: None,
+            confirmed_at: None,
         });
     }
 
@@ -451,15 +534,27 @@ impl Order {
             provider_order_no: e.provider_order_no.clone(),
             auth_code_masked: e.auth_code_masked.clone(),
             requested_at: e.at,
+            call_answered_at: None,
             last_answer_at: None,
             last_reply: None,
+            provider_trade_no: None,
         });
         self.status = Status::Paying;
         self.failure = None;
         self.resolution = None;
+        // The new attempt is a new trade: the failed one's number and time
+        // stay with its attempt and must not be queried or reversed again.
+        self.provider_trade_no = None;
+        self.paid_at = None;
     }
 
-    fn note_answer(&mut self, attempt: u32, reply: &ProviderReply, at: DateTime<Utc>) {
+    fn note_answer(
+        &mut self,
+        attempt: u32,
+        source: AnswerSource,
+        reply: &ProviderReply,
+        at: DateTime<Utc>,
+    ) {
         debug_assert!(
             attempt == self.current_attempt().number,
             "answer for attempt {attempt} is stale"
@@ -472,6 +567,9 @@ impl Order {
         let current = self.current_attempt_mut();
         current.last_answer_at = Some(at);
         current.last_reply = Some(reply.clone());
+        if source == AnswerSource::Call && current.call_answered_at.is_none() {
+            current.call_answered_at = Some(at);
+        }
     }
 
     fn note_reverse_call(
@@ -502,6 +600,7 @@ impl Order {
         attempt: u32,
         action: Option<ReverseAction>,
         reply: &ProviderReply,
+        at: DateTime<Utc>,
     ) {
         debug_assert!(
             self.status == Status::Reversing,
@@ -523,6 +622,7 @@ impl Order {
             reversal.attempts = attempt;
             reversal.next_attempt_at = None;
             reversal.last_reply = Some(reply.clone());
+            reversal.confirmed_at = Some(at);
         }
     }
 
@@ -540,6 +640,7 @@ impl Order {
             ManualOutcome::Paid { provider_trade_no } => {
                 if provider_trade_no.is_some() {
                     self.provider_trade_no = provider_trade_no.clone();
+                    self.current_attempt_mut().provider_trade_no = provider_trade_no.clone();
                 }
                 self.paid_at = self.paid_at.or(Some(e.at));
                 Status::Success

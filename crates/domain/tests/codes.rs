@@ -34,6 +34,7 @@ fn rejection_codes_are_never_renamed() {
         "REVERSAL_BLOCKED_BY_REFUNDS",
         "REVERSAL_NOT_IN_PROGRESS",
         "ORDER_NOT_NEEDING_ATTENTION",
+        "ORDER_NEEDS_ATTENTION",
     ];
     assert_eq!(
         codes.iter().map(|(code, _)| *code).collect::<Vec<_>>(),
@@ -73,7 +74,8 @@ fn rejection_list_is_complete() {
             | Rejection::NothingToReverse
             | Rejection::ReversalBlockedByRefunds
             | Rejection::ReversalNotInProgress
-            | Rejection::OrderNotNeedingAttention => rejection,
+            | Rejection::OrderNotNeedingAttention
+            | Rejection::OrderNeedsAttention => rejection,
         };
         assert_eq!(Rejection::ALL.iter().filter(|r| **r == listed).count(), 1);
     }
@@ -88,6 +90,8 @@ fn event_type_names_and_versions_are_never_renamed() {
         ("PaymentPendingReported", 1),
         ("PaymentUnknownReported", 1),
         ("PaymentFailed", 1),
+        ("PaymentClosedByProvider", 1),
+        ("PaidAfterSettlement", 1),
         ("ReversalRequested", 1),
         ("ReversalRetried", 1),
         ("ReversalAttemptFailed", 1),

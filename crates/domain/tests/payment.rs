@@ -4,6 +4,7 @@
 
 mod common;
 
+use chrono::{DateTime, Utc};
 use common::*;
 use paycode_domain::testing::fixtures::*;
 use paycode_domain::testing::given;
@@ -232,34 +233,60 @@ fn unclear_failure_requests_a_reversal_that_waits_for_the_wechat_minimum() {
 
 #[test]
 fn tick_before_the_deadline_changes_nothing() {
+    // The pay call answered at t0 + 1 s: the 30 s deadline counts from there.
     given([
         wx_requested(),
         pending(1, AnswerSource::Call, t0() + secs(1)),
     ])
-    .at(t0() + secs(29))
+    .at(t0() + secs(30))
     .when(OrderCommand::Tick)
     .then([]);
 }
 
 #[test]
 fn tick_at_the_deadline_requests_a_reversal() {
+    let deadline = t0() + secs(31);
     let order = given([
         wx_requested(),
         pending(1, AnswerSource::Call, t0() + secs(1)),
     ])
-    .at(t0() + secs(30))
+    .at(deadline)
     .when(OrderCommand::Tick)
     .then([reversal_requested(
         ReversalReason::DeadlinePassed,
         None,
-        t0() + secs(30),
-        t0() + secs(30),
+        deadline,
+        deadline,
     )])
     .unwrap();
     assert_eq!(order.status, Status::Reversing);
     assert_eq!(
         order.next_due(&Policy::default()),
-        Some((t0() + secs(30), Due::Reverse { call: 1 }))
+        Some((deadline, Due::Reverse { call: 1 }))
+    );
+}
+
+/// A pay call held for 9 s by the provider: the customer's 30 s start when
+/// the call answers, not when it was sent (issue 13, finding 3).
+#[test]
+fn the_deadline_counts_from_when_the_pay_call_ended() {
+    let order = given([
+        wx_requested(),
+        pending(1, AnswerSource::Query, t0() + secs(5)),
+        pending(1, AnswerSource::Call, t0() + secs(9)),
+        pending(1, AnswerSource::Query, t0() + secs(10)),
+    ])
+    .at(t0() + secs(38))
+    .when(OrderCommand::Tick)
+    .then([])
+    .unwrap();
+    assert_eq!(
+        order.current_attempt().call_answered_at,
+        Some(t0() + secs(9))
+    );
+    assert_eq!(
+        order.current_attempt().pay_deadline_at(&Policy::default()),
+        t0() + secs(39)
     );
 }
 
@@ -269,12 +296,13 @@ fn pay_deadline_is_a_policy_value() {
         pay_deadline_secs: 45,
         ..Policy::default()
     };
-    given([wx_requested()])
+    let history = [wx_requested(), pending(1, AnswerSource::Call, t0())];
+    given(history.clone())
         .at(t0() + secs(44))
         .with_policy(policy.clone())
         .when(OrderCommand::Tick)
         .then([]);
-    given([wx_requested()])
+    given(history)
         .at(t0() + secs(45))
         .with_policy(policy)
         .when(OrderCommand::Tick)
@@ -317,41 +345,61 @@ fn order_whose_pay_answer_never_reached_the_log_is_polled_then_reversed() {
         order.next_due(&policy),
         Some((t0() + secs(5), Due::Poll { attempt: 1 }))
     );
+    // The call may have run for `pay_call_timeout_secs` (10 s): the deadline
+    // is 30 s after that, so no reverse can overtake a call still in flight.
     let polled = given([
         wx_requested(),
-        unknown(1, AnswerSource::Query, "ORDERNOTEXIST", t0() + secs(27)),
+        unknown(1, AnswerSource::Query, "ORDERNOTEXIST", t0() + secs(37)),
     ]);
     let state = polled.clone().when(OrderCommand::Tick).then([]).unwrap();
-    assert_eq!(state.next_due(&policy), Some((t0() + secs(30), Due::Tick)));
+    assert_eq!(state.next_due(&policy), Some((t0() + secs(40), Due::Tick)));
     polled
-        .at(t0() + secs(30))
+        .at(t0() + secs(40))
         .when(OrderCommand::Tick)
         .then([reversal_requested(
             ReversalReason::DeadlinePassed,
             None,
-            t0() + secs(30),
-            t0() + secs(30),
+            t0() + secs(40),
+            t0() + secs(40),
         )]);
 }
 
 #[test]
-fn answer_for_an_attempt_that_is_not_current_is_rejected() {
+fn answers_for_an_unknown_attempt_are_rejected_and_stale_ones_ignored() {
+    given(retried_history())
+        .at(t0() + secs(12))
+        .when(pay_answer(3, PayOutcome::Pending))
+        .then_reject(Rejection::AttemptNotCurrent);
+    given(retried_history())
+        .at(t0() + secs(12))
+        .when(pay_answer(0, PayOutcome::Pending))
+        .then_reject(Rejection::AttemptNotCurrent);
+    // Attempt 1 failed before attempt 2 began: a late non-paid answer is old news.
     given(retried_history())
         .at(t0() + secs(12))
         .when(pay_answer(1, PayOutcome::Pending))
-        .then_reject(Rejection::AttemptNotCurrent);
+        .then([]);
 }
 
+/// A pay call held past paycode's timeout answers after a query settled
+/// the order: the answer is old news, never a refusal that the till would
+/// read as "not charged" (issue 13, finding 1).
 #[test]
-fn answers_after_the_payment_settled_are_rejected_unless_they_repeat_it() {
+fn late_answers_on_a_settled_order_are_ignored_unless_they_tell_of_a_payment() {
     let settled =
-        given([wx_requested(), paid(1, AnswerSource::Call, t0() + secs(1))]).at(t0() + secs(6));
+        given([wx_requested(), paid(1, AnswerSource::Query, t0() + secs(5))]).at(t0() + secs(11));
+    for outcome in [
+        PayOutcome::Pending,
+        PayOutcome::Unknown,
+        PayOutcome::Failed,
+        PayOutcome::FailedUnclearly,
+        PayOutcome::ClosedByProvider,
+    ] {
+        settled.clone().when(pay_answer(1, outcome)).then([]);
+    }
     settled
         .clone()
-        .when(poll(PayOutcome::Pending))
-        .then_reject(Rejection::PaymentNotPending);
-    settled
-        .when(OrderCommand::RecordPollResult {
+        .when(OrderCommand::RecordPayAnswer {
             attempt: 1,
             outcome: PayOutcome::Paid {
                 provider_trade_no: TRADE_NO.to_owned(),
@@ -367,7 +415,160 @@ fn answers_after_the_payment_settled_are_rejected_unless_they_repeat_it() {
         .then([]);
     failed_order
         .when(pay_answer(1, PayOutcome::Unknown))
-        .then_reject(Rejection::PaymentNotPending);
+        .then([]);
+}
+
+fn paid_outcome(trade_no: &str) -> PayOutcome {
+    PayOutcome::Paid {
+        provider_trade_no: trade_no.to_owned(),
+        paid_at: t0() + secs(29),
+    }
+}
+
+fn paid_after(status_then: Status, attempt: u32, trade_no: &str, at: DateTime<Utc>) -> OrderEvent {
+    OrderEvent::PaidAfterSettlement(PaidAfterSettlement {
+        attempt,
+        source: AnswerSource::Query,
+        provider_trade_no: trade_no.to_owned(),
+        paid_at: t0() + secs(29),
+        status_then,
+        reply: reply("SUCCESS", "OK"),
+        at,
+    })
+}
+
+/// WeChat's guide: a customer may pay between the last query and the
+/// reverse. A paid answer that arrives after the reversal was confirmed is
+/// a fact: kept, and the order goes to a person (issue 13, finding 2).
+#[test]
+fn a_paid_answer_after_the_reversal_was_confirmed_is_kept_and_flagged() {
+    let mut history = vec![wx_requested(), deadline_reversal(t0() + secs(30))];
+    history.push(revoked(1, t0() + secs(31)));
+    let at = t0() + secs(33);
+    let order = given(history.clone())
+        .at(at)
+        .when(OrderCommand::RecordPollResult {
+            attempt: 1,
+            outcome: paid_outcome(TRADE_NO),
+            reply: reply("SUCCESS", "OK"),
+        })
+        .then([paid_after(Status::Revoked, 1, TRADE_NO, at)])
+        .unwrap();
+    assert_eq!(order.status, Status::Revoked, "the state stays");
+    assert!(order.needs_attention);
+    assert_eq!(order.provider_trade_no.as_deref(), Some(TRADE_NO));
+    assert_eq!(order.paid_at, Some(t0() + secs(29)));
+    assert_eq!(order.next_due(&Policy::default()), None);
+    // The same answer again adds nothing.
+    history.push(paid_after(Status::Revoked, 1, TRADE_NO, at));
+    given(history)
+        .at(at + secs(1))
+        .when(OrderCommand::RecordPollResult {
+            attempt: 1,
+            outcome: paid_outcome(TRADE_NO),
+            reply: reply("SUCCESS", "OK"),
+        })
+        .then([]);
+}
+
+#[test]
+fn a_paid_answer_on_a_failed_order_blocks_a_retry_until_a_person_resolves_it() {
+    let at = t0() + secs(8);
+    let history = vec![
+        wx_requested(),
+        failed(1, t0() + secs(1)),
+        paid_after(Status::Failed, 1, TRADE_NO, at),
+    ];
+    let order = paycode_domain::replay(&history).unwrap();
+    assert_eq!(order.status, Status::Failed);
+    assert!(order.needs_attention);
+    assert!(order.broken_invariants().is_empty());
+    given(history)
+        .at(at + secs(1))
+        .with_ids(ids(2))
+        .when(OrderCommand::RetryPayment {
+            auth_code: other_wechat_code(),
+        })
+        .then_reject(Rejection::OrderNeedsAttention);
+}
+
+#[test]
+fn a_paid_answer_for_an_earlier_attempt_is_kept_and_flagged() {
+    let at = t0() + secs(12);
+    let order = given(retried_history())
+        .at(at)
+        .when(pay_answer(1, paid_outcome("4200000000000000000000000001")))
+        .then([OrderEvent::PaidAfterSettlement(PaidAfterSettlement {
+            attempt: 1,
+            source: AnswerSource::Call,
+            provider_trade_no: "4200000000000000000000000001".to_owned(),
+            paid_at: t0() + secs(29),
+            status_then: Status::Paying,
+            reply: reply("USERPAYING", "需要用户输入支付密码"),
+            at,
+        })])
+        .unwrap();
+    assert!(order.needs_attention);
+    assert_eq!(order.status, Status::Paying, "attempt 2 goes on");
+    assert_eq!(
+        order.attempts[0].provider_trade_no.as_deref(),
+        Some("4200000000000000000000000001")
+    );
+    assert_eq!(order.provider_trade_no, None, "attempt 2 has no trade yet");
+}
+
+/// WeChat revokes an unpaid payment-code order by itself after 45 s; a
+/// query then answers REVOKED for a trade paycode never reversed.
+#[test]
+fn a_trade_closed_by_the_provider_is_its_own_fact_and_ends_the_attempt() {
+    let at = t0() + secs(46);
+    let order = given([
+        wx_requested(),
+        pending(1, AnswerSource::Call, t0() + secs(1)),
+    ])
+    .at(at)
+    .when(OrderCommand::RecordPollResult {
+        attempt: 1,
+        outcome: PayOutcome::ClosedByProvider,
+        reply: reply("REVOKED", "已撤销"),
+    })
+    .then([OrderEvent::PaymentClosedByProvider(
+        PaymentClosedByProvider {
+            attempt: 1,
+            source: AnswerSource::Query,
+            reply: reply("REVOKED", "已撤销"),
+            at,
+        },
+    )])
+    .unwrap();
+    assert_eq!(order.status, Status::Failed);
+    assert_eq!(order.failure, Some(reply("REVOKED", "已撤销")));
+    assert!(!order.needs_attention);
+}
+
+#[test]
+fn a_retry_forgets_the_previous_attempts_trade() {
+    let history = vec![
+        wx_requested(),
+        failed(1, t0() + secs(1)),
+        paid_after(Status::Failed, 1, TRADE_NO, t0() + secs(2)),
+        OrderEvent::ManuallyResolved(ManuallyResolved {
+            by: "ops-anna".into(),
+            note: "checked: refunded at the provider".into(),
+            outcome: ManualOutcome::NotCharged,
+            at: t0() + secs(3),
+        }),
+        retried(2, t0() + secs(4)),
+    ];
+    let order = paycode_domain::replay(&history).unwrap();
+    assert_eq!(order.status, Status::Paying);
+    assert_eq!(order.provider_trade_no, None);
+    assert_eq!(order.paid_at, None);
+    assert_eq!(
+        order.attempts[0].provider_trade_no.as_deref(),
+        Some(TRADE_NO)
+    );
+    assert_eq!(order.attempts[1].provider_trade_no, None);
 }
 
 #[test]

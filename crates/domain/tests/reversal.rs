@@ -209,31 +209,13 @@ fn refused_reversal_goes_straight_to_the_manual_queue() {
     assert!(order.needs_attention);
 }
 
+/// Alipay's domestic cancel window is undocumented (protocols.md 4.8), so
+/// paycode sets none: after Beijing midnight a cancel is still asked for,
+/// and Alipay's own `ACQ.TRADE_CANCEL_TIME_OUT` (a definite refusal) is
+/// what sends the order to a person.
 #[test]
-fn alipay_reversal_after_beijing_midnight_is_rejected() {
+fn alipay_reversal_after_beijing_midnight_is_still_tried() {
     // 15:59:00 UTC is 23:59 in Beijing; one minute later it is the next Beijing day.
-    let before_midnight: DateTime<Utc> = "2026-01-05T15:59:00Z".parse().unwrap();
-    let history = vec![
-        requested(alipay_code(), "8.80", before_midnight),
-        paid(1, AnswerSource::Call, before_midnight),
-    ];
-    given(history.clone())
-        .at(before_midnight + secs(59))
-        .when(cashier_cancel())
-        .then([reversal_requested(
-            ReversalReason::CashierCancelled,
-            Some("cashier-1"),
-            before_midnight + secs(59),
-            before_midnight + secs(59),
-        )]);
-    given(history)
-        .at(before_midnight + secs(60))
-        .when(cashier_cancel())
-        .then_reject(Rejection::ReversalWindowExpired);
-}
-
-#[test]
-fn alipay_reverse_window_is_a_policy_value() {
     let before_midnight: DateTime<Utc> = "2026-01-05T15:59:00Z".parse().unwrap();
     let history = vec![
         requested(alipay_code(), "8.80", before_midnight),
@@ -242,14 +224,10 @@ fn alipay_reverse_window_is_a_policy_value() {
     let at = before_midnight + secs(120);
     given(history)
         .at(at)
-        .with_policy(Policy {
-            alipay_reverse_extra_days: 1,
-            ..Policy::default()
-        })
-        .when(operator_reverse())
+        .when(cashier_cancel())
         .then([reversal_requested(
-            ReversalReason::Operator,
-            Some("ops-anna"),
+            ReversalReason::CashierCancelled,
+            Some("cashier-1"),
             at,
             at,
         )]);
@@ -274,51 +252,58 @@ fn wechat_reversal_after_seven_days_is_rejected() {
 }
 
 #[test]
-fn deadline_passing_after_beijing_midnight_sends_the_order_to_a_person() {
+fn deadline_passing_after_beijing_midnight_still_calls_alipay_cancel() {
     let requested_at: DateTime<Utc> = "2026-01-05T15:59:50Z".parse().unwrap();
-    let at = requested_at + secs(30);
+    // No pay answer was recorded: the call ends at the latest after
+    // `pay_call_timeout_secs` (10 s), and the 30 s deadline counts from there.
+    let at = requested_at + secs(40);
     let order = given([requested(alipay_code(), "8.80", requested_at)])
         .at(at)
         .when(OrderCommand::Tick)
-        .then([
-            deadline_reversal(at),
-            abandoned(AbandonReason::WindowExpired, 0, at),
-        ])
+        .then([deadline_reversal(at)])
         .unwrap();
-    assert!(order.needs_attention);
+    assert!(!order.needs_attention);
+    assert_eq!(
+        order.next_due(&Policy::default()),
+        Some((at, Due::Reverse { call: 1 }))
+    );
 }
 
 #[test]
-fn reversal_whose_window_closes_while_retrying_is_abandoned() {
+fn alipay_reversal_retries_past_midnight_until_its_budget_is_spent() {
     let requested_at: DateTime<Utc> = "2026-01-05T15:59:00Z".parse().unwrap();
-    let midnight: DateTime<Utc> = "2026-01-05T16:00:00Z".parse().unwrap();
     let mut history = reversing_ali(requested_at);
     history.push(reversal_retried(
         1,
         Some(requested_at + secs(58)),
         requested_at + secs(50),
     ));
-    let order = given(history.clone())
-        .at(requested_at + secs(51))
-        .when(OrderCommand::Tick)
-        .then([])
-        .unwrap();
-    assert_eq!(
-        order.next_due(&Policy::default()),
-        Some((requested_at + secs(58), Due::Reverse { call: 2 }))
-    );
-    // The next backoff (4 s) would land after midnight: stop now instead.
+    // The next backoff (4 s) lands after midnight: Alipay is asked anyway.
+    let at = requested_at + secs(58);
+    given(history)
+        .at(at)
+        .when(reverse_result(ReversalOutcome::RetryAsked))
+        .then([reversal_retried(2, Some(at + secs(4)), at)]);
+}
+
+/// WeChat documents its 7-day window (`REVERSE_EXPIRE`), so paycode stops
+/// before it instead of calling into a certain refusal.
+#[test]
+fn wechat_reversal_whose_window_closes_while_retrying_is_abandoned() {
+    let mut history = reversing_wx();
+    let last = t0() + days(7) - secs(3);
+    history.push(reversal_retried(1, Some(last), t0() + secs(31)));
     given(history.clone())
-        .at(requested_at + secs(58))
+        .at(last)
         .when(reverse_result(ReversalOutcome::RetryAsked))
         .then([
-            reversal_retried(2, None, requested_at + secs(58)),
-            abandoned(AbandonReason::WindowExpired, 2, requested_at + secs(58)),
+            reversal_retried(2, None, last),
+            abandoned(AbandonReason::WindowExpired, 2, last),
         ]);
     given(history)
-        .at(midnight)
+        .at(t0() + days(7))
         .when(OrderCommand::Tick)
-        .then([abandoned(AbandonReason::WindowExpired, 1, midnight)]);
+        .then([abandoned(AbandonReason::WindowExpired, 1, t0() + days(7))]);
 }
 
 #[test]

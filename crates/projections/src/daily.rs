@@ -194,7 +194,11 @@ fn fold(order: &mut DailyOrder, event: &OrderEvent, days: &mut Days) {
                 day(days, order, e.at).refunded_fen += fen;
             }
         }
-        OrderEvent::PaymentRequested(_)
+        // A payment reported after settlement changes no figure until a
+        // person resolves it (`ManuallyResolved` counts it then).
+        OrderEvent::PaidAfterSettlement(_)
+        | OrderEvent::PaymentClosedByProvider(_)
+        | OrderEvent::PaymentRequested(_)
         | OrderEvent::PaymentPendingReported(_)
         | OrderEvent::PaymentUnknownReported(_)
         | OrderEvent::PaymentFailed(_)

@@ -183,7 +183,14 @@ impl<'t> Rows<'t> {
             return Ok(());
         }
         let reversal = order.reversal.as_ref();
-        let reply = reversal.and_then(|r| r.last_reply.as_ref());
+        let mut reply = reversal.and_then(|r| r.last_reply.as_ref());
+        let mut reason = reversal.and_then(|r| r.abandoned).map(|a| snake(&a));
+        // Not an abandoned reversal: a payment reported after the order settled.
+        let abandoned = order.status == paycode_domain::Status::Reversing && reason.is_some();
+        if let (false, Some(late)) = (abandoned, &order.paid_after_settlement) {
+            reason = Some("paid_after_settlement".to_owned());
+            reply = Some(&late.reply);
+        }
         self.queue.execute(params![
             stream,
             order_id,
@@ -192,7 +199,7 @@ impl<'t> Rows<'t> {
             order.provider().as_str(),
             order.amount.to_fen(),
             order.status.as_str(),
-            reversal.and_then(|r| r.abandoned).map(|a| snake(&a)),
+            reason,
             reversal.map(|r| snake(&r.reason)),
             reversal.map_or(0, |r| r.attempts),
             millis(order.last_event_at),

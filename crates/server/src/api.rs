@@ -146,7 +146,8 @@ fn rejection_status(rejection: Rejection) -> StatusCode {
         | Rejection::NothingToReverse
         | Rejection::ReversalBlockedByRefunds
         | Rejection::ReversalNotInProgress
-        | Rejection::OrderNotNeedingAttention => StatusCode::UNPROCESSABLE_ENTITY,
+        | Rejection::OrderNotNeedingAttention
+        | Rejection::OrderNeedsAttention => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 

@@ -116,10 +116,17 @@ pub(crate) fn order_entries(
                 refunds: refunds(order, provider)?,
             }
         } else {
+            // An earlier attempt ended FAILED; a payment reported for it
+            // afterwards keeps its trade number, so a bill row for it is
+            // matched to this order and shows up as a discrepancy.
             LedgerEntry {
                 order: order.out_trade_no.clone(),
                 out_trade_no,
-                provider_trade_no: None,
+                provider_trade_no: attempt
+                    .provider_trade_no
+                    .as_deref()
+                    .map(reference)
+                    .transpose()?,
                 amount: order.amount,
                 state: LedgerState::Failed,
                 refunds: Vec::new(),
@@ -143,13 +150,19 @@ fn state(order: &Order, requested_at: DateTime<Utc>) -> LedgerState {
             Some(at) => LedgerState::Paid { at },
             None => LedgerState::Paying,
         },
-        // Nothing follows a confirmed reversal but a manual resolution, so
-        // the last event is the confirmation.
+        // A payment reported after the reversal (`PaidAfterSettlement`)
+        // sets `paid_at`, so the bill's payment and reverse rows match as a
+        // paid-then-reversed trade. A reversal resolved by hand has no
+        // confirmation time: its last event stands in.
         Status::Revoked | Status::TradeClosed => {
             let refunded = order.reverse_action == Some(ReverseAction::Refunded);
             LedgerState::Reversed {
                 paid_at: order.paid_at.or(refunded.then_some(requested_at)),
-                at: order.last_event_at,
+                at: order
+                    .reversal
+                    .as_ref()
+                    .and_then(|r| r.confirmed_at)
+                    .unwrap_or(order.last_event_at),
             }
         }
     }
