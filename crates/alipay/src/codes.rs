@@ -106,8 +106,9 @@ fn gateway_class(code: &str) -> Option<Class> {
         "10003" => Some(Class::Pending),
         "20000" => Some(Class::Unknown),
         "40004" => None,
-        // Call limit: refused before anything happened.
-        "40005" => Some(Class::Failed),
+        // Call limit. The answer is a gateway error, unsigned like the
+        // configuration codes, so it proves nothing: ask again (issue 13).
+        "40005" => Some(Class::Unknown),
         code if CONFIG_CODES.contains(&code) => Some(Class::Config),
         _ => Some(Class::Unknown),
     }
@@ -128,16 +129,21 @@ pub fn classify_pay(code: &str, sub_code: &str) -> Class {
     }
 }
 
-/// Classifies an `alipay.trade.cancel` answer. An unlisted refusal is
-/// `Failed`, so that a person looks at it rather than the process retrying forever.
+/// Classifies an `alipay.trade.cancel` answer. Only the refusals listed in
+/// Alipay's cancel table are definite (`Failed`: a person must decide).
+/// Everything else, an unlisted sub-code or a gateway error such as the call
+/// limit or a key problem, is `Unknown`: cancel is idempotent, so it is
+/// called again with backoff, and the process's bounded budget
+/// (`reversal_max_attempts`) hands the order to a person if it never works.
 pub fn classify_cancel(code: &str, sub_code: &str) -> Class {
-    if let Some(class) = gateway_class(code) {
-        return class;
+    match gateway_class(code) {
+        Some(Class::Config) => return Class::Unknown,
+        Some(class) => return class,
+        None => {}
     }
     match sub_code {
-        sub if SYSTEM_ERRORS.contains(&sub) => Class::Unknown,
         sub if CANCEL_FAILED_SUB_CODES.contains(&sub) => Class::Failed,
-        _ => Class::Failed,
+        _ => Class::Unknown,
     }
 }
 
@@ -166,7 +172,7 @@ mod tests {
             ("20001", Class::Config),
             ("40001", Class::Config),
             ("40002", Class::Config),
-            ("40005", Class::Failed),
+            ("40005", Class::Unknown),
             ("40006", Class::Config),
             ("99999", Class::Unknown),
         ] {
@@ -206,13 +212,19 @@ mod tests {
     }
 
     #[test]
-    fn cancel_retries_only_on_system_errors() {
+    fn cancel_fails_only_on_the_listed_refusals_and_retries_the_rest() {
         assert_eq!(classify_cancel("40004", "ACQ.SYSTEM_ERROR"), Class::Unknown);
         assert_eq!(classify_cancel("40004", "AQC.SYSTEM_ERROR"), Class::Unknown);
         for sub in CANCEL_FAILED_SUB_CODES {
             assert_eq!(classify_cancel("40004", sub), Class::Failed, "{sub}");
         }
         assert_eq!(classify_cancel("20000", ""), Class::Unknown);
+        // Issue 13: an unlisted sub-code, the call limit and gateway key
+        // errors are asked again within the budget, not sent to a person at once.
+        assert_eq!(classify_cancel("40004", "ACQ.UNLISTED"), Class::Unknown);
+        for gateway in ["40005", "20001", "40001", "40002", "40006"] {
+            assert_eq!(classify_cancel(gateway, ""), Class::Unknown, "{gateway}");
+        }
     }
 
     #[test]

@@ -32,9 +32,13 @@ pub fn pay(answer: &PayAnswer, now: DateTime<Utc>) -> (PayOutcome, ProviderReply
         PayAnswer::Paid(trade) => paid(trade, now),
         PayAnswer::Pending(raw) => (PayOutcome::Pending, reply(raw)),
         PayAnswer::Unknown(unclear) => (PayOutcome::Unknown, reply(&unclear.raw())),
-        // Refused for configuration: the provider rejected the request, so
-        // nothing was charged; the code tells a person what to fix.
-        PayAnswer::Failed(raw) | PayAnswer::Refused(raw) => (PayOutcome::Failed, reply(raw)),
+        PayAnswer::Failed(raw) => (PayOutcome::Failed, reply(raw)),
+        // Refused for configuration (a wrong key, a missing permission, a
+        // gateway error such as Alipay 40001/40002/40006, often unsigned):
+        // no proof that nothing was charged, so the payment is unknown and
+        // is queried first (issue 13). The start-up self-check reports a
+        // wrong key once, before any payment.
+        PayAnswer::Refused(raw) => (PayOutcome::Unknown, reply(raw)),
     }
 }
 
@@ -44,8 +48,12 @@ pub fn query(answer: &QueryAnswer, now: DateTime<Utc>) -> (PayOutcome, ProviderR
         QueryAnswer::Paid(trade) => paid(trade, now),
         QueryAnswer::Pending(raw) => (PayOutcome::Pending, reply(raw)),
         QueryAnswer::PaymentFailed(raw) => (PayOutcome::FailedUnclearly, reply(raw)),
-        // Closed or reversed without our asking: no money is held.
-        QueryAnswer::Closed(raw) | QueryAnswer::Revoked(raw) => (PayOutcome::Failed, reply(raw)),
+        // Closed or revoked without our asking (WeChat revokes an unpaid
+        // payment-code order itself after 45 s): no money is held, and the
+        // event says who closed it.
+        QueryAnswer::Closed(raw) | QueryAnswer::Revoked(raw) => {
+            (PayOutcome::ClosedByProvider, reply(raw))
+        }
         // Not (yet) known to the provider: the pay request may still arrive,
         // so this is no proof of anything; poll on, and reverse at the deadline.
         QueryAnswer::NotFound(raw) | QueryAnswer::Refused(raw) => (PayOutcome::Unknown, reply(raw)),

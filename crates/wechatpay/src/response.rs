@@ -232,7 +232,17 @@ pub fn map_reverse(envelope: Result<Envelope, ProviderError>) -> ReverseAnswer {
                 effect: ReverseEffect::NotFound,
                 raw,
             }),
-            _ => ReverseAnswer::Failed(raw),
+            // Refusals that another call cannot change: the 7-day window
+            // passed, the trade has refunds, or our request is malformed.
+            "REVERSE_EXPIRE" | "TRADE_STATE_ERROR" | "INVALID_TRANSACTIONID" | "PARAM_ERROR" => {
+                ReverseAnswer::Failed(raw)
+            }
+            // Anything else (INVALID_REQUEST for a rate limit or a
+            // certificate problem, an unlisted code): reverse is idempotent,
+            // so it is called again with backoff, within the process's
+            // bounded budget (issue 13). WeChat's reverse error table is not
+            // published in full (protocols.md 1.7, UNCONFIRMED).
+            _ => ReverseAnswer::Unknown(Unclear::Provider(raw)),
         },
     }
 }

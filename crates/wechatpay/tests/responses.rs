@@ -357,6 +357,18 @@ fn reverse_reads_recall_first_then_the_result() {
         reverse(&[("result_code", "FAIL"), ("err_code", "REVERSE_EXPIRE"), ("recall", "N")]),
         ReverseAnswer::Failed(raw) if raw.code == "REVERSE_EXPIRE"
     ));
+    assert!(matches!(
+        reverse(&[("result_code", "FAIL"), ("err_code", "TRADE_STATE_ERROR"), ("recall", "N")]),
+        ReverseAnswer::Failed(raw) if raw.code == "TRADE_STATE_ERROR"
+    ));
+    // Issue 13: a rate limit or certificate problem (INVALID_REQUEST) and
+    // unlisted codes are called again with backoff, not sent to a person.
+    for code in ["INVALID_REQUEST", "SOMETHING_NEW"] {
+        assert!(matches!(
+            reverse(&[("result_code", "FAIL"), ("err_code", code), ("recall", "N")]),
+            ReverseAnswer::Unknown(Unclear::Provider(raw)) if raw.code == code
+        ));
+    }
     let cut = signed(&[("result_code", "SUCCESS"), ("recall", "N")]);
     let answer = map_reverse(response::read_envelope(
         &cut.as_bytes()[..cut.len() / 2],
