@@ -306,6 +306,7 @@ impl PaymentProcess {
         if let Some(order) = &executed.order {
             self.metrics
                 .record_events(order.provider(), &executed.events);
+            log_events(stream, order, &executed.events);
         }
         self.reschedule(stream, executed.order.as_ref());
         Ok(executed)
@@ -341,15 +342,12 @@ impl PaymentProcess {
         let created = self
             .execute(&stream, &OrderCommand::RequestPayment(request))
             .await?;
-        let Some(order) = created
-            .order
-            .as_ref()
-            .filter(|_| !created.events.is_empty())
-        else {
+        if created.events.is_empty() {
             return Ok(created); // the identical request again: its first call did the work
-        };
-        self.charge(&stream, order, client.as_ref(), auth_code)
-            .await
+        }
+        Ok(self
+            .charge(&stream, created, client.as_ref(), auth_code)
+            .await)
     }
 
     /// A cashier's retry of a definitely failed order with a new code.
@@ -377,25 +375,32 @@ impl PaymentProcess {
                 },
             )
             .await?;
-        let Some(order) = retried
-            .order
-            .as_ref()
-            .filter(|_| !retried.events.is_empty())
-        else {
+        if retried.events.is_empty() {
             return Ok(retried);
-        };
-        self.charge(&stream, order, client.as_ref(), auth_code)
-            .await
+        }
+        Ok(self
+            .charge(&stream, retried, client.as_ref(), auth_code)
+            .await)
     }
 
     /// Calls pay for the order's current attempt and records the answer.
+    ///
+    /// Once the pay call went out the customer may have been charged, so
+    /// nothing after it is an error for the till: when the answer cannot be
+    /// recorded (another writer kept winning, the store failed), the order
+    /// is answered as it stands and the follow-up work (polls, the deadline)
+    /// finds the truth. The till hears a refusal only for a request that
+    /// never reached the provider (design.md section 4.7).
     async fn charge(
         &self,
         stream: &StreamName,
-        order: &Order,
+        requested: Executed,
         client: &dyn Provider,
         auth_code: paycode_domain::AuthCode,
-    ) -> Result<Executed, ProcessError> {
+    ) -> Executed {
+        let Some(order) = requested.order.as_ref() else {
+            return requested;
+        };
         let attempt = order.current_attempt();
         let request = PayRequest {
             out_trade_no: provider_order_no(order),
@@ -408,6 +413,7 @@ impl PaymentProcess {
         let (outcome, reply) = answers::pay(&answer, self.orders.now());
         tracing::info!(
             stream = stream.as_str(),
+            merchant = %order.merchant,
             attempt = attempt.number,
             code = reply.code,
             "pay answered"
@@ -417,7 +423,43 @@ impl PaymentProcess {
             outcome,
             reply,
         };
-        Ok(self.execute(stream, &command).await?)
+        let recorded = self.execute(stream, &command).await;
+        self.answer_as_it_stands(stream, requested, recorded).await
+    }
+
+    /// The till's answer after a provider call that may have had an effect:
+    /// what was recorded, or, when recording failed, the order as it stands
+    /// (with the request's own events, so the till still hears "created").
+    async fn answer_as_it_stands(
+        &self,
+        stream: &StreamName,
+        requested: Executed,
+        recorded: Result<Executed, AppError>,
+    ) -> Executed {
+        let error = match recorded {
+            Ok(mut recorded) => {
+                let mut events = requested.events;
+                events.append(&mut recorded.events);
+                recorded.events = events;
+                recorded.position = recorded.position.or(requested.position);
+                return recorded;
+            }
+            Err(error) => error,
+        };
+        tracing::warn!(
+            stream = stream.as_str(),
+            %error,
+            "the provider's answer could not be recorded; answering the order as it stands"
+        );
+        let order = match self.orders.load(stream).await {
+            Ok(fresh) => fresh.or(requested.order),
+            Err(_) => requested.order,
+        };
+        Executed {
+            order,
+            events: requested.events,
+            position: requested.position,
+        }
     }
 
     /// Works every order whose work is due now, up to [`MAX_PARALLEL_WORK`]
@@ -590,7 +632,16 @@ impl PaymentProcess {
             .timed(client.kind(), "refund", client.refund(&request))
             .await;
         let (outcome, reply) = answers::refund(&answer);
-        Ok(self
+        tracing::info!(
+            stream = stream.as_str(),
+            merchant = %merchant,
+            out_refund_no = %out_refund_no,
+            code = reply.code,
+            "refund answered"
+        );
+        // The refund may have been made: from here on the till is answered
+        // with the refund as it stands, never with an error.
+        let recorded = self
             .execute(
                 &stream,
                 &OrderCommand::RecordRefundResult {
@@ -599,7 +650,8 @@ impl PaymentProcess {
                     reply,
                 },
             )
-            .await?)
+            .await;
+        Ok(self.answer_as_it_stands(&stream, requested, recorded).await)
     }
 
     /// A reversal asked by a cashier or an operator: recorded, then worked at once.
@@ -626,6 +678,60 @@ impl PaymentProcess {
         match order.status {
             Status::Success | Status::Failed | Status::Revoked | Status::TradeClosed => true,
             Status::Paying | Status::Reversing => order.needs_attention,
+        }
+    }
+}
+
+/// One log line per recorded fact: ERROR when a person must act (the
+/// manual queue), WARN when the process retries or cannot tell, INFO for
+/// every other change. Never a payment code or a key: events hold neither.
+fn log_events(stream: &StreamName, order: &Order, events: &[paycode_domain::OrderEvent]) {
+    use paycode_domain::OrderEvent as E;
+    for event in events {
+        let kind = event.event_type();
+        let (stream, merchant, status) = (stream.as_str(), &order.merchant, order.status.as_str());
+        match event {
+            E::ReversalAbandoned(e) => tracing::error!(
+                stream, %merchant, status, reason = ?e.reason, attempts = e.attempts,
+                "reversal abandoned: the order is on the manual-intervention queue"
+            ),
+            E::PaidAfterSettlement(e) => tracing::error!(
+                stream, %merchant, status, status_then = e.status_then.as_str(),
+                attempt = e.attempt, provider_trade_no = e.provider_trade_no,
+                "a payment was reported after the order was settled: the order is on the manual-intervention queue"
+            ),
+            E::PaymentUnknownReported(e) => tracing::warn!(
+                stream, %merchant, attempt = e.attempt, source = ?e.source, code = e.reply.code,
+                "the provider's answer did not tell whether the customer paid"
+            ),
+            E::ReversalRetried(e) => tracing::warn!(
+                stream, %merchant, call = e.attempt, code = e.reply.code,
+                next = ?e.next_attempt_at, "reverse call to be repeated"
+            ),
+            E::ReversalAttemptFailed(e) => tracing::warn!(
+                stream, %merchant, call = e.attempt, code = e.reply.code,
+                next = ?e.next_attempt_at, "reverse call failed"
+            ),
+            E::RefundFailed(e) => tracing::warn!(
+                stream, %merchant, out_refund_no = %e.out_refund_no, code = e.reply.code,
+                "refund failed"
+            ),
+            E::PaymentRequested(_)
+            | E::PaymentRetried(_)
+            | E::PaymentSucceeded(_)
+            | E::PaymentPendingReported(_)
+            | E::PaymentFailed(_)
+            | E::PaymentClosedByProvider(_)
+            | E::ReversalRequested(_)
+            | E::OrderRevoked(_)
+            | E::TradeClosed(_)
+            | E::ManuallyResolved(_)
+            | E::RefundRequested(_)
+            | E::RefundSucceeded(_)
+            | E::RefundProcessingReported(_)
+            | E::RefundRetried(_) => {
+                tracing::info!(stream, %merchant, status, event = kind, "order changed")
+            }
         }
     }
 }

@@ -79,6 +79,12 @@ api_key = "paycodesimulatorwechatapikey0001"
 
 impl World {
     pub async fn start() -> World {
+        World::start_with(|_| {}).await
+    }
+
+    /// A world whose paycode configuration `adjust` changes first (shorter
+    /// provider timeouts for the fault tests, another policy).
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> World {
         let mut sim_config = SimConfig::example().expect("the example simulator config");
         sim_config.clock.start = Some(start_instant());
         sim_config.clock.frozen = true;
@@ -91,9 +97,11 @@ impl World {
                 .expect("store opens"),
         );
         let clock = Arc::new(ManualClock::new(start_instant()));
+        let mut paycode_config = config(&sim.base_url());
+        adjust(&mut paycode_config);
         let service = Service::with_clock(
             store.clone(),
-            &config(&sim.base_url()),
+            &paycode_config,
             clock.clone(),
             Arc::new(RandomIds),
         )

@@ -1,0 +1,340 @@
+//! The edges of the payment process, one provider fault aimed at one call:
+//! what the till is told, the order's final state, and the simulator's
+//! ledger (issue 13). Both clocks are in the test's hand; only the pay
+//! call's own hold runs on the wall clock, under a short client timeout.
+
+mod support;
+
+use std::time::Duration;
+
+use paycode_sim::faults::{AfterHold, Fault, FaultConfig};
+use serde_json::Value;
+use support::{World, alipay_code, wechat_code};
+
+/// Provider calls give up after this long, so a held call times out fast.
+const CLIENT_TIMEOUT_MS: u64 = 800;
+
+async fn world_with_short_timeouts() -> World {
+    World::start_with(|config| {
+        config.provider_http.total_timeout_ms = CLIENT_TIMEOUT_MS;
+        config.provider_http.connect_timeout_ms = CLIENT_TIMEOUT_MS;
+    })
+    .await
+}
+
+fn state(body: &Value) -> &str {
+    body["state"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no state in {body}"))
+}
+
+/// The pay call is held past paycode's timeout with its effect applied (the
+/// customer is charged); the background poll settles the order SUCCESS
+/// while the call is still out; then the call times out. The till must hear
+/// 201 SUCCESS, never a refusal that would make the cashier charge again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_charge_settled_by_the_poll_while_the_pay_call_hangs_is_answered_success() {
+    let world = world_with_short_timeouts().await;
+    for (no, code) in [
+        ("wx-held", wechat_code(0, 0, 701)),
+        ("ali-held", alipay_code(0, 0, 702)),
+    ] {
+        world
+            .sim
+            .sim()
+            .set_faults(FaultConfig {
+                script: vec![Fault::Timeout {
+                    ms: CLIENT_TIMEOUT_MS * 3,
+                    then: AfterHold::Drop,
+                    effect_applied: true,
+                }],
+                ..FaultConfig::default()
+            })
+            .expect("faults are valid");
+        let paying = {
+            let base = world.base.clone();
+            let http = world.http.clone();
+            let body = serde_json::json!({
+                "out_trade_no": no, "auth_code": code, "amount": "18.00", "subject": "held",
+            });
+            tokio::spawn(async move {
+                let response = http
+                    .post(format!("{base}/v1/payments"))
+                    .header("authorization", format!("Bearer {}", support::KEY))
+                    .header("content-type", "application/json")
+                    .body(body.to_string())
+                    .send()
+                    .await
+                    .expect("paycode answers");
+                let status = response.status().as_u16();
+                let text = response.text().await.expect("a body");
+                let body: Value = serde_json::from_str(&text).expect("a JSON body");
+                (status, body)
+            })
+        };
+        // The pay call reached the simulator (the customer is charged) and
+        // is held there; the poll finds the trade paid.
+        tokio::time::sleep(Duration::from_millis(CLIENT_TIMEOUT_MS / 4)).await;
+        world.pass(5).await;
+        let (_, polled) = world.get(&format!("/v1/payments/{no}")).await;
+        assert_eq!(state(&polled), "SUCCESS", "{no}: the poll settled it first");
+        let (status, body) = paying.await.expect("the request task");
+        assert_eq!(status, 201, "{no}: {body}");
+        assert_eq!(state(&body), "SUCCESS", "{no}: {body}");
+        assert_eq!(
+            world.events("shop-a", no).await,
+            ["PaymentRequested", "PaymentSucceeded"],
+            "{no}: the late pay answer is old news"
+        );
+        let trade_no = body["provider_trade_no"].as_str().expect("a trade number");
+        let phases: Vec<String> = world
+            .sim
+            .sim()
+            .trades()
+            .into_iter()
+            .filter(|t| t.trade_no == trade_no)
+            .map(|t| t.phase)
+            .collect();
+        assert_eq!(phases, ["paid"], "{no}: charged once, and kept");
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    Pay,
+    Query,
+    Reverse,
+}
+
+/// The five faults of the matrix, as the simulator plays them.
+fn faults() -> [(&'static str, Fault); 5] {
+    [
+        (
+            "before sending",
+            Fault::Drop {
+                effect_applied: false,
+            },
+        ),
+        (
+            "applied, answer lost",
+            Fault::Drop {
+                effect_applied: true,
+            },
+        ),
+        ("HTTP 5xx", Fault::Http5xx),
+        ("bad signature", Fault::BadSignature),
+        ("malformed", Fault::Malformed),
+    ]
+}
+
+fn aim(world: &World, fault: Fault) {
+    world
+        .sim
+        .sim()
+        .set_faults(FaultConfig {
+            script: vec![fault],
+            ..FaultConfig::default()
+        })
+        .expect("faults are valid");
+}
+
+/// One row of the matrix: the till's answer, the final state, and the
+/// simulator's phase for the order's trade.
+struct Row {
+    till: String,
+    final_state: String,
+    needs_attention: bool,
+    sim: String,
+}
+
+/// Runs one order through the process with `fault` aimed at its first
+/// `call`. The simulator's fault script is consumed by the next provider
+/// call, and with one order in flight at a time and both clocks in hand the
+/// next call is known: the pay call at once, the first poll 5 s later, the
+/// first reverse call at the 30 s deadline.
+async fn run_case(world: &World, wallet: &str, call: Call, fault: Fault, serial: u32) -> Row {
+    let no = format!("m-{wallet}-{serial}");
+    // Pay faults: a code that pays at once. Query faults: paid 5 s after
+    // the password prompt. Reverse faults: never confirmed, so reversed.
+    let (scenario, param) = match call {
+        Call::Pay => (0, 0),
+        Call::Query => (1, 5),
+        Call::Reverse => (2, 0),
+    };
+    let code = match wallet {
+        "wechat" => wechat_code(scenario, param, 800 + serial),
+        _ => alipay_code(scenario, param, 800 + serial),
+    };
+    if call == Call::Pay {
+        aim(world, fault);
+    }
+    let (status, body) = world.pay(&no, &code, "10.00").await;
+    let till = format!("{status} {}", state(&body));
+    match call {
+        Call::Pay => {}
+        Call::Query => aim(world, fault),
+        Call::Reverse => {
+            world.pass(29).await;
+            aim(world, fault);
+        }
+    }
+    world.pass(90).await;
+    let fired = world
+        .sim
+        .sim()
+        .fault_log()
+        .iter()
+        .any(|decision| decision.fault == fault);
+    assert!(fired, "{no}: the aimed fault never fired");
+    let stream = paycode_app::OrderService::stream(
+        &paycode_domain::MerchantId::parse("shop-a").expect("merchant"),
+        &paycode_domain::OutTradeNo::parse(&no).expect("order number"),
+    );
+    let order = world
+        .service
+        .process
+        .orders()
+        .load(&stream)
+        .await
+        .expect("loads")
+        .expect("the order exists");
+    let provider_order_no = order
+        .current_attempt()
+        .provider_order_no
+        .as_str()
+        .to_owned();
+    let phases: Vec<String> = world
+        .sim
+        .sim()
+        .trades()
+        .into_iter()
+        .filter(|t| t.out_trade_no == provider_order_no)
+        .map(|t| t.phase)
+        .collect();
+    Row {
+        till,
+        final_state: order.status.as_str().to_owned(),
+        needs_attention: order.needs_attention,
+        sim: if phases.is_empty() {
+            "no trade".to_owned()
+        } else {
+            phases.join(",")
+        },
+    }
+}
+
+/// Issue 13's fault matrix: wallet x call (pay, query, reverse) x fault
+/// (before sending, effect applied and answer lost, 5xx, bad signature,
+/// malformed). Whatever the fault, the till hears 201 with the order's
+/// state, the order ends final without a person, and paycode's books agree
+/// with the simulator's ledger: SUCCESS exactly when the trade is paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_fault_aimed_at_one_call_never_misleads_the_till_or_the_books() {
+    let world = World::start().await;
+    let mut serial = 0;
+    let mut table = Vec::new();
+    for wallet in ["wechat", "alipay"] {
+        let reversed = if wallet == "wechat" {
+            "REVOKED"
+        } else {
+            "TRADE_CLOSED"
+        };
+        for call in [Call::Pay, Call::Query, Call::Reverse] {
+            for (name, fault) in faults() {
+                serial += 1;
+                let row = run_case(&world, wallet, call, fault, serial).await;
+                // What the providers did: a pay call that never reached them
+                // (dropped before, or 5xx) charged nothing; every other pay
+                // fault charged the customer. Query faults change nothing;
+                // the customer pays 5 s in. A reverse always ends reversed.
+                let charged = match call {
+                    Call::Pay => !matches!(
+                        fault,
+                        Fault::Drop {
+                            effect_applied: false
+                        } | Fault::Http5xx
+                    ),
+                    Call::Query => true,
+                    Call::Reverse => false,
+                };
+                let (till, final_state, sim) = match (call, charged) {
+                    (Call::Pay, true) => ("201 PAYING", "SUCCESS", "paid"),
+                    (Call::Pay, false) => ("201 PAYING", reversed, "no trade"),
+                    (Call::Query, _) => ("201 PAYING", "SUCCESS", "paid"),
+                    (Call::Reverse, _) => ("201 PAYING", reversed, "closed"),
+                };
+                let case = format!("{wallet} {call:?} {name}");
+                assert_eq!(row.till, till, "{case}: the till's answer");
+                assert_eq!(row.final_state, final_state, "{case}: the final state");
+                assert!(!row.needs_attention, "{case}: settled without a person");
+                assert_eq!(row.sim, sim, "{case}: the simulator's ledger");
+                table.push(format!(
+                    "| {wallet} | {call:?} | {name} | {} | {} | {} |",
+                    row.till, row.final_state, row.sim
+                ));
+            }
+        }
+    }
+    println!("| wallet | call | fault | till told | final state | simulator |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for line in table {
+        println!("{line}");
+    }
+}
+
+/// WeChat's guide: a customer may pay between the last query and the
+/// reverse. Here a poll's answer (SUCCESS, computed when the customer had
+/// just paid) is held on the way back while the cashier's reversal refunds
+/// the trade; it arrives after the reversal was confirmed. The fact is kept
+/// (`PaidAfterSettlement`), the order stays REVOKED and goes to a person,
+/// and the simulator shows the trade paid and then reversed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_answer_that_arrives_after_the_reversal_is_kept_and_flagged() {
+    let world = World::start().await;
+    let no = "wx-late";
+    let (status, body) = world.pay(no, &wechat_code(1, 20, 901), "66.00").await;
+    assert_eq!((status, state(&body)), (201, "PAYING"), "{body}");
+    world.pass(19).await;
+    // The next provider call is the poll at +20 s, as the customer pays.
+    aim(
+        &world,
+        Fault::Timeout {
+            ms: 600,
+            then: AfterHold::Answer,
+            effect_applied: true,
+        },
+    );
+    let cashier = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        world
+            .post(
+                &format!("/v1/payments/{no}/reversal"),
+                serde_json::json!({}),
+            )
+            .await
+    };
+    let ((), (status, reversed)) = tokio::join!(world.pass(1), cashier);
+    assert_eq!((status, state(&reversed)), (200, "REVOKED"), "{reversed}");
+    let (_, body) = world.get(&format!("/v1/payments/{no}")).await;
+    assert_eq!(state(&body), "REVOKED", "{body}");
+    assert_eq!(body["needs_attention"], true, "{body}");
+    let events = world.events("shop-a", no).await;
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("PaidAfterSettlement"),
+        "{events:?}"
+    );
+    assert!(events.contains(&"OrderRevoked".to_owned()), "{events:?}");
+    let trade_no = body["provider_trade_no"]
+        .as_str()
+        .expect("the late trade number");
+    let phases: Vec<String> = world
+        .sim
+        .sim()
+        .trades()
+        .into_iter()
+        .filter(|t| t.trade_no == trade_no)
+        .map(|t| t.phase)
+        .collect();
+    assert_eq!(phases, ["reversed"], "paid, then refunded by the reverse");
+}
