@@ -211,9 +211,17 @@ pub fn map_refund(node: Result<ResponseNode, ProviderError>) -> RefundAnswer {
     }
 }
 
-/// The answer to `alipay.trade.fastpay.refund.query` (protocols.md 4.10):
-/// `refund_status=REFUND_SUCCESS` is refunded; no `refund_status` means the
-/// refund was not received or failed.
+/// The answer to `alipay.trade.fastpay.refund.query` (protocols.md 4.10).
+///
+/// Alipay's method page: "该接口的返回码10000，仅代表本次查询操作成功，不代表
+/// 退款成功。如果该接口返回了查询数据，则代表退款成功，如果没有查询到则代表未
+/// 退款成功，可以调用退款接口进行重试。重试时请务必保证退款请求号一致"
+/// (docs.open.alipay.com/api_1/alipay.trade.fastpay.refund.query). So a
+/// 10000 answer that carries the refund's data (`refund_amount`; the
+/// request's own `out_request_no` may be echoed either way) with
+/// `refund_status` absent or `REFUND_SUCCESS` is refunded; a 10000 answer
+/// without it is "not found": not refunded yet, to be sent again under the
+/// same number, never a failure.
 pub fn map_refund_query(node: Result<ResponseNode, ProviderError>) -> RefundQueryAnswer {
     let node = match node {
         Ok(node) => node,
@@ -221,20 +229,31 @@ pub fn map_refund_query(node: Result<ResponseNode, ProviderError>) -> RefundQuer
     };
     let raw = raw_outcome(&node);
     match node.code().as_str() {
-        "10000" => match node.text("refund_status").as_deref() {
-            Some("REFUND_SUCCESS") => match optional_money(&node, "refund_amount") {
-                Ok(amount) => RefundQueryAnswer::Succeeded(RefundInfo {
-                    provider_refund_id: None,
-                    amount,
-                    raw: RawOutcome::new("REFUND_SUCCESS", raw.message),
-                }),
-                Err(error) => RefundQueryAnswer::Unknown(error.into()),
-            },
-            Some(other) => {
-                RefundQueryAnswer::Unknown(Unclear::Provider(RawOutcome::new(other, raw.message)))
+        "10000" => {
+            let has_data = node.text("refund_amount").is_some();
+            match (node.text("refund_status").as_deref(), has_data) {
+                (Some("REFUND_SUCCESS") | None, true) => {
+                    match optional_money(&node, "refund_amount") {
+                        Ok(amount) => RefundQueryAnswer::Succeeded(RefundInfo {
+                            provider_refund_id: None,
+                            amount,
+                            raw: RawOutcome::new("REFUND_SUCCESS", raw.message),
+                        }),
+                        Err(error) => RefundQueryAnswer::Unknown(error.into()),
+                    }
+                }
+                (Some("REFUND_SUCCESS"), false) => RefundQueryAnswer::Unknown(Unclear::Provider(
+                    RawOutcome::new("REFUND_SUCCESS", "refund_status without the refund's data"),
+                )),
+                (Some(other), _) => RefundQueryAnswer::Unknown(Unclear::Provider(RawOutcome::new(
+                    other,
+                    raw.message,
+                ))),
+                (None, false) => {
+                    RefundQueryAnswer::NotFound(RawOutcome::new("10000", "no refund data"))
+                }
             }
-            None => RefundQueryAnswer::NotFound(RawOutcome::new("10000", "no refund_status")),
-        },
+        }
         "40004" if raw.code == "ACQ.TRADE_NOT_EXIST" => RefundQueryAnswer::NotFound(raw),
         _ => RefundQueryAnswer::Unknown(Unclear::Provider(raw)),
     }

@@ -377,8 +377,11 @@ fn refunds_succeed_on_fund_change_and_are_confirmed_otherwise() {
     ));
 }
 
+/// Alipay's method page: data returned means refunded (with
+/// `refund_status` empty or `REFUND_SUCCESS`); no data means not refunded,
+/// to be retried under the same number (issue 12, finding 2).
 #[test]
-fn refund_query_succeeds_only_on_refund_success() {
+fn refund_query_with_data_is_refunded_and_without_data_not_found() {
     let method = "alipay.trade.fastpay.refund.query";
     let query = |node: &str| {
         map_refund_query(read_response(
@@ -395,6 +398,11 @@ fn refund_query_succeeds_only_on_refund_success() {
         query(r#"{"code":"10000","msg":"Success"}"#),
         RefundQueryAnswer::NotFound(_)
     ));
+    let data_without_status =
+        r#"{"code":"10000","msg":"Success","out_request_no":"R1","refund_amount":"1.50"}"#;
+    assert!(
+        matches!(query(data_without_status), RefundQueryAnswer::Succeeded(i) if i.amount.map(|m| m.to_fen()) == Some(150))
+    );
     assert!(matches!(
         query(r#"{"code":"40004","msg":"Business Failed","sub_code":"ACQ.TRADE_NOT_EXIST"}"#),
         RefundQueryAnswer::NotFound(_)

@@ -80,7 +80,12 @@ pub fn reverse(answer: &ReverseAnswer) -> (ReversalOutcome, ProviderReply) {
     }
 }
 
-/// The answer to a refund call.
+/// The answer to a refund call. Only a definite refusal frees the amount;
+/// an answer that does not confirm the refund was taken (timeout, dropped
+/// connection, 5xx, WeChat `SYSTEMERROR` / `BIZERR_NEED_RETRY`, a signature
+/// that did not verify) sends it again with the same number, which the
+/// providers refund once (WeChat: "retry with the same out_refund_no";
+/// Alipay: "重试时请务必保证退款请求号一致").
 pub fn refund(answer: &RefundAnswer) -> (RefundOutcome, ProviderReply) {
     match answer {
         RefundAnswer::Succeeded(info) => (
@@ -96,14 +101,7 @@ pub fn refund(answer: &RefundAnswer) -> (RefundOutcome, ProviderReply) {
             reply(&info.raw),
         ),
         RefundAnswer::Failed(raw) => (RefundOutcome::Failed, reply(raw)),
-        // The provider may or may not have taken it: ask with a refund query,
-        // which tells (a number it does not know was never refunded).
-        RefundAnswer::Unknown(unclear) => (
-            RefundOutcome::Processing {
-                provider_refund_id: None,
-            },
-            reply(&unclear.raw()),
-        ),
+        RefundAnswer::Unknown(unclear) => (RefundOutcome::NotConfirmed, reply(&unclear.raw())),
     }
 }
 
@@ -122,11 +120,19 @@ pub fn refund_query(answer: &RefundQueryAnswer) -> (RefundOutcome, ProviderReply
             },
             reply(&info.raw),
         ),
-        // Closed, stuck (`CHANGE`: a person must act at the provider) or never
-        // received: not refunded. The merchant may retry with the same number.
-        RefundQueryAnswer::Failed(raw)
-        | RefundQueryAnswer::Abnormal(raw)
-        | RefundQueryAnswer::NotFound(raw) => (RefundOutcome::Failed, reply(raw)),
+        // Closed (WeChat `REFUNDCLOSE`) or refused: definitely not refunded.
+        RefundQueryAnswer::Failed(raw) => (RefundOutcome::Failed, reply(raw)),
+        // WeChat `CHANGE`: the money went back to the merchant account.
+        RefundQueryAnswer::Abnormal(raw) => (
+            RefundOutcome::Abnormal {
+                provider_refund_id: None,
+            },
+            reply(raw),
+        ),
+        // The provider has no refund by this number (yet): not refunded, and
+        // not refused either; it is sent again under the same number.
+        RefundQueryAnswer::NotFound(raw) => (RefundOutcome::NotConfirmed, reply(raw)),
+        // The query could not tell: the refund is still where it was; ask again.
         RefundQueryAnswer::Unknown(unclear) => (
             RefundOutcome::Processing {
                 provider_refund_id: None,

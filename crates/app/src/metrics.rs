@@ -93,7 +93,10 @@ impl Metrics {
                 | OrderEvent::RefundSucceeded(_)
                 | OrderEvent::RefundProcessingReported(_)
                 | OrderEvent::RefundFailed(_)
-                | OrderEvent::RefundRetried(_) => continue,
+                | OrderEvent::RefundRetried(_)
+                | OrderEvent::RefundNotConfirmed(_)
+                | OrderEvent::RefundAbnormal(_)
+                | OrderEvent::RefundResolved(_) => continue,
             };
             *table.entry((provider.as_str(), outcome)).or_default() += 1;
         }

@@ -575,9 +575,12 @@ impl PaymentProcess {
                 }
             }
             Due::PollRefund { out_refund_no } => {
+                let provider_refund_no = order
+                    .refund(&out_refund_no)
+                    .map_or_else(|| out_refund_no.clone(), |r| r.provider_refund_no.clone());
                 let request = RefundQueryRequest {
                     trade,
-                    out_refund_no: out_refund_no.clone(),
+                    out_refund_no: provider_refund_no,
                 };
                 let answer = self
                     .timed(client.kind(), "refund_query", client.refund_query(&request))
@@ -673,6 +676,38 @@ impl PaymentProcess {
         })
     }
 
+    /// A person's resolution of an order's payment from the manual queue.
+    /// Through the process, so the work list, the queue gauge and the
+    /// metrics follow at once.
+    pub async fn resolve_manually(
+        &self,
+        stream: &StreamName,
+        by: String,
+        note: String,
+        outcome: paycode_domain::ManualOutcome,
+    ) -> Result<Executed, ProcessError> {
+        let command = OrderCommand::ResolveManually { by, note, outcome };
+        Ok(self.execute(stream, &command).await?)
+    }
+
+    /// A person's resolution of an abnormal or unconfirmed refund.
+    pub async fn resolve_refund(
+        &self,
+        stream: &StreamName,
+        out_refund_no: OutRefundNo,
+        by: String,
+        note: String,
+        resolution: paycode_domain::RefundResolution,
+    ) -> Result<Executed, ProcessError> {
+        let command = OrderCommand::ResolveRefund {
+            out_refund_no,
+            by,
+            note,
+            resolution,
+        };
+        Ok(self.execute(stream, &command).await?)
+    }
+
     /// Whether the order needs no more automatic work for its payment.
     pub fn is_settled(order: &Order) -> bool {
         match order.status {
@@ -712,6 +747,18 @@ fn log_events(stream: &StreamName, order: &Order, events: &[paycode_domain::Orde
                 stream, %merchant, call = e.attempt, code = e.reply.code,
                 next = ?e.next_attempt_at, "reverse call failed"
             ),
+            E::RefundNotConfirmed(e) if e.next_send_at.is_none() => tracing::error!(
+                stream, %merchant, out_refund_no = %e.out_refund_no, code = e.reply.code,
+                "refund never confirmed and its re-send budget is spent: the order is on the manual-intervention queue"
+            ),
+            E::RefundNotConfirmed(e) => tracing::warn!(
+                stream, %merchant, out_refund_no = %e.out_refund_no, code = e.reply.code,
+                next = ?e.next_send_at, "refund not confirmed; it is sent again with the same number"
+            ),
+            E::RefundAbnormal(e) => tracing::error!(
+                stream, %merchant, out_refund_no = %e.out_refund_no, code = e.reply.code,
+                "refund abnormal (the money went back to the merchant account): the order is on the manual-intervention queue"
+            ),
             E::RefundFailed(e) => tracing::warn!(
                 stream, %merchant, out_refund_no = %e.out_refund_no, code = e.reply.code,
                 "refund failed"
@@ -729,7 +776,8 @@ fn log_events(stream: &StreamName, order: &Order, events: &[paycode_domain::Orde
             | E::RefundRequested(_)
             | E::RefundSucceeded(_)
             | E::RefundProcessingReported(_)
-            | E::RefundRetried(_) => {
+            | E::RefundRetried(_)
+            | E::RefundResolved(_) => {
                 tracing::info!(stream, %merchant, status, event = kind, "order changed")
             }
         }
@@ -754,7 +802,9 @@ fn refund_request(order: &Order, trade: TradeRef, out_refund_no: &OutRefundNo) -
         .expect("a due refund exists on the order");
     RefundRequest {
         trade,
-        out_refund_no: out_refund_no.clone(),
+        // The provider knows the refund by paycode's own number, unique
+        // across the merchant account; the till's number stays ours.
+        out_refund_no: refund.provider_refund_no.clone(),
         refund_amount: refund.amount,
         trade_total: order.amount,
         reason: refund.reason.clone(),

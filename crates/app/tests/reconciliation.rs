@@ -80,6 +80,9 @@ fn order(
         let out_refund_no = OutRefundNo::parse(number).unwrap();
         events.push(OrderEvent::RefundRequested(RefundRequested {
             out_refund_no: out_refund_no.clone(),
+            // A log from before paycode numbered refunds itself: the
+            // till's number went to the provider and is on the bill.
+            provider_refund_no: None,
             amount: Money::parse(refund_amount).unwrap(),
             reason: None,
             by: None,

@@ -11,7 +11,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::event::{ManualOutcome, ProviderReply, ReverseAction};
+use crate::event::{ManualOutcome, ProviderReply, RefundResolution, ReverseAction};
 use crate::ids::{AuthCode, MerchantId, OutRefundNo, OutTradeNo};
 use crate::money::Money;
 
@@ -60,12 +60,23 @@ pub enum RefundOutcome {
     Succeeded {
         provider_refund_id: Option<String>,
     },
-    /// Accepted but not finished, or unclear: query again later.
+    /// Accepted but not finished (or a query that could not tell): query
+    /// again later.
     Processing {
         provider_refund_id: Option<String>,
     },
-    /// Definitely not refunded.
+    /// Definitely not refunded: the provider refused it (or closed it,
+    /// WeChat `REFUNDCLOSE`). Only this frees the amount.
     Failed,
+    /// WeChat `CHANGE`: the money went back to the merchant account; a
+    /// person must refund the customer another way.
+    Abnormal {
+        provider_refund_id: Option<String>,
+    },
+    /// No confirmation that the provider took it: a refund call without a
+    /// usable answer, or a refund query that finds no refund by its number.
+    /// Sent again with the same number.
+    NotConfirmed,
 }
 
 /// Who may ask for a reversal by command; the deadline and unclear failures
@@ -119,6 +130,13 @@ pub enum OrderCommand {
         outcome: ReversalOutcome,
         reply: ProviderReply,
     },
+    /// A person resolves a refund on the manual-intervention queue.
+    ResolveRefund {
+        out_refund_no: OutRefundNo,
+        by: String,
+        note: String,
+        resolution: RefundResolution,
+    },
     /// A person resolves an order on the manual-intervention queue.
     ResolveManually {
         by: String,
@@ -159,6 +177,7 @@ impl OrderCommand {
             OrderCommand::RequestReversal { .. } => "RequestReversal",
             OrderCommand::RecordReversalResult { .. } => "RecordReversalResult",
             OrderCommand::ResolveManually { .. } => "ResolveManually",
+            OrderCommand::ResolveRefund { .. } => "ResolveRefund",
             OrderCommand::RequestRefund { .. } => "RequestRefund",
             OrderCommand::RecordRefundResult { .. } => "RecordRefundResult",
             OrderCommand::RecordRefundPoll { .. } => "RecordRefundPoll",

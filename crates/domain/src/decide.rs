@@ -28,9 +28,9 @@ use crate::event::{
     AbandonReason, AnswerSource, ManualOutcome, ManuallyResolved, OrderEvent, OrderRevoked,
     PaidAfterSettlement, PaymentClosedByProvider, PaymentFailed, PaymentPendingReported,
     PaymentRequested, PaymentRetried, PaymentSucceeded, PaymentUnknownReported, ProviderReply,
-    RefundFailed, RefundProcessingReported, RefundRequested, RefundRetried, RefundSucceeded,
-    ReversalAbandoned, ReversalAttemptFailed, ReversalReason, ReversalRequested, ReversalRetried,
-    TradeClosed,
+    RefundAbnormal, RefundFailed, RefundNotConfirmed, RefundProcessingReported, RefundRequested,
+    RefundResolution, RefundResolved, RefundRetried, RefundSucceeded, ReversalAbandoned,
+    ReversalAttemptFailed, ReversalReason, ReversalRequested, ReversalRetried, TradeClosed,
 };
 use crate::ids::{AuthCode, OrderId, OutRefundNo, Provider, ProviderOrderNo};
 use crate::money::Money;
@@ -134,6 +134,12 @@ pub fn decide(
             ctx,
         ),
         OrderCommand::RetryPayment { auth_code } => retry_payment(order?, auth_code, ctx),
+        OrderCommand::ResolveRefund {
+            out_refund_no,
+            by,
+            note,
+            resolution,
+        } => resolve_refund(order?, out_refund_no, by, note, *resolution, ctx),
     }
 }
 
@@ -451,7 +457,7 @@ fn request_reversal(
             }
         }
         // A person may restart an abandoned reversal; a running one is already requested.
-        Status::Reversing if order.needs_attention => {}
+        Status::Reversing if order.payment_needs_attention => {}
         Status::Reversing | Status::Revoked | Status::TradeClosed => return Ok(vec![]),
         Status::Failed => return Err(Rejection::NothingToReverse),
     }
@@ -575,7 +581,7 @@ fn resolve(
     outcome: &ManualOutcome,
     ctx: &Context<'_>,
 ) -> Result<Vec<OrderEvent>, Rejection> {
-    if !order.needs_attention {
+    if !order.payment_needs_attention {
         return Err(Rejection::OrderNotNeedingAttention);
     }
     Ok(vec![OrderEvent::ManuallyResolved(ManuallyResolved {
@@ -613,7 +619,11 @@ fn request_refund(
                     at: ctx.now,
                 })])
             }
-            RefundState::Requested | RefundState::Processing | RefundState::Succeeded => Ok(vec![]),
+            RefundState::Requested
+            | RefundState::Processing
+            | RefundState::Succeeded
+            | RefundState::Unknown
+            | RefundState::Abnormal => Ok(vec![]),
         };
     }
     if order.refunds.len()
@@ -622,8 +632,14 @@ fn request_refund(
         return Err(Rejection::TooManyRefunds);
     }
     refundable(order, refund.amount, ctx)?;
+    // A fresh provider-side number, unique across the merchant account
+    // whatever the till numbered its refund (`NewIds::provider_order_no` is
+    // a fresh 32-hex number per decision, valid as a refund number too).
+    let provider_refund_no = OutRefundNo::parse(ctx.ids.provider_order_no.as_str())
+        .expect("a provider order number is a valid refund number");
     Ok(vec![OrderEvent::RefundRequested(RefundRequested {
         out_refund_no: refund.out_refund_no.clone(),
+        provider_refund_no: Some(provider_refund_no),
         amount: refund.amount,
         reason: refund.reason.clone(),
         by: refund.by.clone(),
@@ -653,6 +669,9 @@ fn refundable(order: &Order, amount: Money, ctx: &Context<'_>) -> Result<(), Rej
     Ok(())
 }
 
+/// An answer about a refund. While it is open (requested, processing,
+/// unknown) every answer moves it; once settled, a repeat of its outcome
+/// is old news and a contradiction is refused (and logged by the caller).
 fn record_refund(
     order: &Order,
     out_refund_no: &OutRefundNo,
@@ -664,25 +683,23 @@ fn record_refund(
     let refund = order
         .refund(out_refund_no)
         .ok_or(Rejection::RefundNotFound)?;
-    let open = match (refund.state, outcome) {
-        (
-            RefundState::Requested | RefundState::Processing,
-            RefundOutcome::Succeeded { .. }
-            | RefundOutcome::Processing { .. }
-            | RefundOutcome::Failed,
-        ) => true,
-        (RefundState::Succeeded, RefundOutcome::Succeeded { .. })
-        | (RefundState::Failed, RefundOutcome::Failed) => false,
-        (RefundState::Succeeded, RefundOutcome::Processing { .. } | RefundOutcome::Failed)
-        | (
-            RefundState::Failed,
-            RefundOutcome::Succeeded { .. } | RefundOutcome::Processing { .. },
-        ) => {
-            return Err(Rejection::RefundAlreadySettled);
-        }
-    };
-    if !open {
-        return Ok(vec![]);
+    if !refund.state.is_open() {
+        let repeats = matches!(
+            (refund.state, outcome),
+            (RefundState::Succeeded, RefundOutcome::Succeeded { .. })
+                | (RefundState::Failed, RefundOutcome::Failed)
+                | (RefundState::Abnormal, RefundOutcome::Abnormal { .. })
+        );
+        // A query that cannot tell, or an old call's lost answer.
+        let inconclusive = matches!(
+            outcome,
+            RefundOutcome::Processing { .. } | RefundOutcome::NotConfirmed
+        );
+        return if repeats || inconclusive {
+            Ok(vec![])
+        } else {
+            Err(Rejection::RefundAlreadySettled)
+        };
     }
     let out_refund_no = out_refund_no.clone();
     let reply = reply.clone();
@@ -714,6 +731,55 @@ fn record_refund(
             reply,
             at,
         }),
+        RefundOutcome::Abnormal { provider_refund_id } => {
+            OrderEvent::RefundAbnormal(RefundAbnormal {
+                out_refund_no,
+                source,
+                provider_refund_id: provider_refund_id
+                    .clone()
+                    .or_else(|| refund.provider_refund_id.clone()),
+                reply,
+                at,
+            })
+        }
+        RefundOutcome::NotConfirmed => {
+            // A call's answer counts against the re-send budget; a query's
+            // "no such refund" schedules the next call.
+            let sends = refund.sends + u32::from(source == AnswerSource::Call);
+            let next_send_at = (sends < ctx.policy.refund_max_sends)
+                .then(|| ctx.now + ctx.policy.refund_resend_backoff(sends.max(1)));
+            OrderEvent::RefundNotConfirmed(RefundNotConfirmed {
+                out_refund_no,
+                source,
+                reply,
+                next_send_at,
+                at,
+            })
+        }
     };
     Ok(vec![event])
+}
+
+/// A person decides an unconfirmed or abnormal refund.
+fn resolve_refund(
+    order: &Order,
+    out_refund_no: &OutRefundNo,
+    by: &str,
+    note: &str,
+    resolution: RefundResolution,
+    ctx: &Context<'_>,
+) -> Result<Vec<OrderEvent>, Rejection> {
+    let refund = order
+        .refund(out_refund_no)
+        .ok_or(Rejection::RefundNotFound)?;
+    if !refund.needs_attention {
+        return Err(Rejection::OrderNotNeedingAttention);
+    }
+    Ok(vec![OrderEvent::RefundResolved(RefundResolved {
+        out_refund_no: out_refund_no.clone(),
+        by: by.to_owned(),
+        note: note.to_owned(),
+        resolution,
+        at: ctx.now,
+    })])
 }

@@ -51,7 +51,17 @@ impl Order {
                     out_refund_no: refund.out_refund_no.clone(),
                 },
             )),
-            RefundState::Succeeded | RefundState::Failed => None,
+            // Unconfirmed: sent again with the same number, until the
+            // budget is spent (then `next_send_at` is `None`: a person decides).
+            RefundState::Unknown => refund.next_send_at.map(|at| {
+                (
+                    at,
+                    Due::Refund {
+                        out_refund_no: refund.out_refund_no.clone(),
+                    },
+                )
+            }),
+            RefundState::Succeeded | RefundState::Failed | RefundState::Abnormal => None,
         });
         payment.into_iter().chain(refunds).min_by_key(|(at, _)| *at)
     }

@@ -273,7 +273,15 @@ pub struct ManuallyResolved {
 /// A refund of part or all of a paid order was requested.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RefundRequested {
+    /// The till's (or operator's) refund number: the idempotency key within the order.
     pub out_refund_no: OutRefundNo,
+    /// The number paycode sends to the provider (WeChat `out_refund_no`,
+    /// Alipay `out_request_no`): 32 hex digits of a fresh UUID, so it is
+    /// unique across the merchant account as WeChat requires ("商户系统内部
+    /// 唯一"), whatever number the till chose. Absent in logs written before
+    /// it existed, where the till's number was sent as it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_refund_no: Option<OutRefundNo>,
     pub amount: Money,
     pub reason: Option<String>,
     pub by: Option<String>,
@@ -309,6 +317,57 @@ pub struct RefundFailed {
     pub out_refund_no: OutRefundNo,
     pub source: AnswerSource,
     pub reply: ProviderReply,
+    pub at: DateTime<Utc>,
+}
+
+/// The provider did not confirm taking a refund: the refund call's answer was
+/// unusable (a timeout, a dropped connection, HTTP 5xx, WeChat `SYSTEMERROR`
+/// or `BIZERR_NEED_RETRY`, a signature that did not verify), or a refund
+/// query found no refund under its number (WeChat `REFUNDNOTEXIST`, Alipay
+/// without data). Not refunded as far as anyone knows, and not refused: the
+/// amount stays reserved and the refund is sent again with the same number
+/// at `next_send_at` (the provider refunds once per number). `None`: the
+/// re-send budget is spent and a person must decide.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RefundNotConfirmed {
+    pub out_refund_no: OutRefundNo,
+    pub source: AnswerSource,
+    pub reply: ProviderReply,
+    pub next_send_at: Option<DateTime<Utc>>,
+    pub at: DateTime<Utc>,
+}
+
+/// The provider could not pay the refund out (WeChat `CHANGE`: the card was
+/// closed or frozen, and the money went back to the merchant's account). The
+/// amount stays reserved and a person must refund the customer another way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RefundAbnormal {
+    pub out_refund_no: OutRefundNo,
+    pub source: AnswerSource,
+    pub provider_refund_id: Option<String>,
+    pub reply: ProviderReply,
+    pub at: DateTime<Utc>,
+}
+
+/// What a person established about a refund on the manual-intervention queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundResolution {
+    /// The customer got the money (at the provider, or another way).
+    Refunded,
+    /// Nothing reached the customer and nothing will: the amount is free again.
+    NotRefunded,
+    /// Send it to the provider again under the same number, with a fresh budget.
+    Resend,
+}
+
+/// A person resolved a refund from the manual-intervention queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RefundResolved {
+    pub out_refund_no: OutRefundNo,
+    pub by: String,
+    pub note: String,
+    pub resolution: RefundResolution,
     pub at: DateTime<Utc>,
 }
 
@@ -436,4 +495,7 @@ order_events! {
     RefundProcessingReported => 1,
     RefundFailed => 1,
     RefundRetried => 1,
+    RefundNotConfirmed => 1,
+    RefundAbnormal => 1,
+    RefundResolved => 1,
 }

@@ -34,9 +34,10 @@ pub use event::{
     AbandonReason, AnswerSource, DecodeError, ManualOutcome, ManuallyResolved, OrderEvent,
     OrderRevoked, PaidAfterSettlement, PaymentClosedByProvider, PaymentFailed,
     PaymentPendingReported, PaymentRequested, PaymentRetried, PaymentSucceeded,
-    PaymentUnknownReported, ProviderReply, RefundFailed, RefundProcessingReported, RefundRequested,
-    RefundRetried, RefundSucceeded, ReversalAbandoned, ReversalAttemptFailed, ReversalReason,
-    ReversalRequested, ReversalRetried, ReverseAction, TradeClosed,
+    PaymentUnknownReported, ProviderReply, RefundAbnormal, RefundFailed, RefundNotConfirmed,
+    RefundProcessingReported, RefundRequested, RefundResolution, RefundResolved, RefundRetried,
+    RefundSucceeded, ReversalAbandoned, ReversalAttemptFailed, ReversalReason, ReversalRequested,
+    ReversalRetried, ReverseAction, TradeClosed,
 };
 pub use ids::{
     AuthCode, IdError, MerchantId, OrderId, OutRefundNo, OutTradeNo, Provider, ProviderOrderNo,

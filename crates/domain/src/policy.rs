@@ -54,6 +54,13 @@ pub struct Policy {
     pub refund_poll_base_secs: u32,
     /// Longest wait between two refund queries.
     pub refund_poll_cap_secs: u32,
+    /// Refund calls per refund (the first and its re-sends with the same
+    /// number) before an unconfirmed refund goes to a person.
+    pub refund_max_sends: u32,
+    /// Wait before re-sending an unconfirmed refund; doubles with each re-send.
+    pub refund_resend_base_secs: u32,
+    /// Longest wait between two re-sends.
+    pub refund_resend_cap_secs: u32,
 }
 
 impl Default for Policy {
@@ -74,6 +81,9 @@ impl Default for Policy {
             refund_retry_after_secs: 30,
             refund_poll_base_secs: 10,
             refund_poll_cap_secs: 3600,
+            refund_max_sends: 6,
+            refund_resend_base_secs: 10,
+            refund_resend_cap_secs: 600,
         }
     }
 }
@@ -110,6 +120,15 @@ impl Policy {
     /// The wait before the `polls`-th query of a processing refund (1-based).
     pub fn refund_poll_backoff(&self, polls: u32) -> Duration {
         doubling(self.refund_poll_base_secs, self.refund_poll_cap_secs, polls)
+    }
+
+    /// The wait after the `sends`-th refund call went unconfirmed (1-based).
+    pub fn refund_resend_backoff(&self, sends: u32) -> Duration {
+        doubling(
+            self.refund_resend_base_secs,
+            self.refund_resend_cap_secs,
+            sends,
+        )
     }
 
     pub fn refund_retry_after(&self) -> Duration {

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use crate::event::{
     AbandonReason, AnswerSource, ManualOutcome, ManuallyResolved, OrderEvent, PaidAfterSettlement,
     PaymentClosedByProvider, PaymentFailed, PaymentRequested, PaymentRetried, PaymentSucceeded,
-    ProviderReply, RefundRequested, RefundRetried, ReversalReason, ReversalRequested,
-    ReverseAction,
+    ProviderReply, RefundNotConfirmed, RefundRequested, RefundResolution, RefundResolved,
+    RefundRetried, ReversalReason, ReversalRequested, ReverseAction,
 };
 use crate::ids::{MerchantId, OrderId, OutRefundNo, OutTradeNo, Provider, ProviderOrderNo};
 use crate::money::{Amount, Money};
@@ -94,17 +94,50 @@ impl PayAttempt {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RefundState {
-    /// Requested; no answer recorded yet.
+    /// Requested; no answer recorded yet (sent again if none comes).
     Requested,
+    /// The provider took it and has not finished: queried until it says.
     Processing,
+    /// The money reached the customer.
     Succeeded,
+    /// The provider definitely refused or closed it: the amount is free again.
     Failed,
+    /// Not confirmed: the last call had no usable answer, or a query found
+    /// no refund by its number. Sent again with the same number.
+    Unknown,
+    /// WeChat `CHANGE`: the money went back to the merchant account; a person
+    /// must refund the customer another way.
+    Abnormal,
+}
+
+impl RefundState {
+    /// The name the POS API, GraphQL and the read models use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundState::Requested => "REQUESTED",
+            RefundState::Processing => "PROCESSING",
+            RefundState::Succeeded => "SUCCEEDED",
+            RefundState::Failed => "FAILED",
+            RefundState::Unknown => "UNKNOWN",
+            RefundState::Abnormal => "ABNORMAL",
+        }
+    }
+
+    /// Whether an answer from the provider may still move it.
+    pub fn is_open(self) -> bool {
+        match self {
+            RefundState::Requested | RefundState::Processing | RefundState::Unknown => true,
+            RefundState::Succeeded | RefundState::Failed | RefundState::Abnormal => false,
+        }
+    }
 }
 
 /// One refund, keyed by the merchant's refund number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refund {
     pub out_refund_no: OutRefundNo,
+    /// The number the provider knows it by (see `RefundRequested`).
+    pub provider_refund_no: OutRefundNo,
     pub amount: Money,
     pub reason: Option<String>,
     pub by: Option<String>,
@@ -115,14 +148,27 @@ pub struct Refund {
     pub updated_at: DateTime<Utc>,
     /// Refund queries answered so far; spaces out the next one.
     pub polls: u32,
+    /// Refund calls answered so far (any answer, usable or not).
+    pub sends: u32,
+    /// When it is sent again, for an `UNKNOWN` refund within its budget.
+    pub next_send_at: Option<DateTime<Utc>>,
+    /// On the manual-intervention queue: abnormal, or its re-send budget spent.
+    pub needs_attention: bool,
+    pub resolution: Option<RefundResolved>,
     pub last_reply: Option<ProviderReply>,
 }
 
 impl Refund {
-    /// Whether its amount counts against the paid amount: all but failed refunds do.
+    /// Whether its amount counts against the paid amount: every refund but
+    /// a definitely failed one (in flight, unknown and abnormal ones are
+    /// reserved: the money may be on its way).
     pub fn is_live(&self) -> bool {
         match self.state {
-            RefundState::Requested | RefundState::Processing | RefundState::Succeeded => true,
+            RefundState::Requested
+            | RefundState::Processing
+            | RefundState::Succeeded
+            | RefundState::Unknown
+            | RefundState::Abnormal => true,
             RefundState::Failed => false,
         }
     }
@@ -155,9 +201,12 @@ pub struct Order {
     pub store_id: Option<String>,
     pub terminal_id: Option<String>,
     pub status: Status,
-    /// On the manual-intervention queue: a reversal was abandoned, or a paid
-    /// answer arrived after the order was settled, and no one resolved it yet.
+    /// On the manual-intervention queue: the payment needs a person, or one
+    /// of the refunds does (`Refund::needs_attention`).
     pub needs_attention: bool,
+    /// The payment needs a person: a reversal was abandoned, or a paid
+    /// answer arrived after the order was settled, and no one resolved it yet.
+    pub payment_needs_attention: bool,
     /// The last paid answer that arrived after the order was settled, if any.
     pub paid_after_settlement: Option<PaidAfterSettlement>,
     /// Never empty; the last one is the current attempt.
@@ -222,6 +271,7 @@ impl Order {
             terminal_id: e.terminal_id.clone(),
             status: Status::Paying,
             needs_attention: false,
+            payment_needs_attention: false,
             paid_after_settlement: None,
             attempts: vec![PayAttempt {
                 number: 1,
@@ -338,7 +388,8 @@ impl Order {
             .as_ref()
             .is_some_and(|r| r.abandoned.is_some());
         let late_payment = self.paid_after_settlement.is_some();
-        if self.needs_attention && !(self.status == Status::Reversing && abandoned || late_payment)
+        if self.payment_needs_attention
+            && !(self.status == Status::Reversing && abandoned || late_payment)
         {
             broken.push("only an abandoned reversal or a late payment needs attention");
         }
@@ -412,7 +463,26 @@ impl Order {
                     at: e.at,
                 },
             ),
+            OrderEvent::RefundNotConfirmed(e) => self.apply_refund_not_confirmed(e),
+            OrderEvent::RefundAbnormal(e) => {
+                self.update_refund(
+                    &e.out_refund_no,
+                    RefundAnswer {
+                        state: RefundState::Abnormal,
+                        source: e.source,
+                        reply: &e.reply,
+                        refund_id: e.provider_refund_id.as_ref(),
+                        at: e.at,
+                    },
+                );
+                if let Some(refund) = self.refund_mut(&e.out_refund_no) {
+                    refund.needs_attention = true;
+                }
+            }
+            OrderEvent::RefundResolved(e) => self.apply_refund_resolution(e),
         }
+        self.needs_attention =
+            self.payment_needs_attention || self.refunds.iter().any(|r| r.needs_attention);
         self.last_event_at = event.at();
         self.version += 1;
         let broken = self.broken_invariants();
@@ -477,7 +547,7 @@ impl Order {
             self.provider_trade_no = Some(e.provider_trade_no.clone());
             self.paid_at = Some(e.paid_at);
         }
-        self.needs_attention = true;
+        self.payment_needs_attention = true;
         self.paid_after_settlement = Some(e.clone());
     }
 
@@ -492,7 +562,7 @@ impl Order {
         );
         debug_assert!(reversible, "reversal requested in {}", self.status.as_str());
         self.status = Status::Reversing;
-        self.needs_attention = false;
+        self.payment_needs_attention = false;
         self.reversal = Some(Reversal {
             reason: e.reason,
             by: e.by.clone(),
@@ -511,7 +581,7 @@ impl Order {
             "abandoned a reversal in {}",
             self.status.as_str()
         );
-        self.needs_attention = true;
+        self.payment_needs_attention = true;
         if let Some(reversal) = self.reversal.as_mut() {
             reversal.abandoned = Some(reason);
             reversal.next_attempt_at = None;
@@ -616,7 +686,7 @@ impl Order {
             Provider::Wechatpay => Status::Revoked,
             Provider::Alipay => Status::TradeClosed,
         };
-        self.needs_attention = false;
+        self.payment_needs_attention = false;
         self.reverse_action = action;
         if let Some(reversal) = self.reversal.as_mut() {
             reversal.attempts = attempt;
@@ -628,10 +698,10 @@ impl Order {
 
     fn apply_resolution(&mut self, e: &ManuallyResolved) {
         debug_assert!(
-            self.needs_attention,
+            self.payment_needs_attention,
             "manual resolution of an order that did not need it"
         );
-        self.needs_attention = false;
+        self.payment_needs_attention = false;
         self.status = match &e.outcome {
             ManualOutcome::Reversed => match self.provider() {
                 Provider::Wechatpay => Status::Revoked,
@@ -663,6 +733,10 @@ impl Order {
         );
         self.refunds.push(Refund {
             out_refund_no: e.out_refund_no.clone(),
+            provider_refund_no: e
+                .provider_refund_no
+                .clone()
+                .unwrap_or_else(|| e.out_refund_no.clone()),
             amount: e.amount,
             reason: e.reason.clone(),
             by: e.by.clone(),
@@ -671,15 +745,16 @@ impl Order {
             requested_at: e.at,
             updated_at: e.at,
             polls: 0,
+            sends: 0,
+            next_send_at: None,
+            needs_attention: false,
+            resolution: None,
             last_reply: None,
         });
     }
 
     fn apply_refund_retry(&mut self, e: &RefundRetried) {
-        let refund = self
-            .refunds
-            .iter_mut()
-            .find(|r| r.out_refund_no == e.out_refund_no);
+        let refund = self.refund_mut(&e.out_refund_no);
         debug_assert!(
             refund
                 .as_ref()
@@ -692,6 +767,56 @@ impl Order {
             refund.by = e.by.clone();
             refund.updated_at = e.at;
             refund.polls = 0;
+            refund.sends = 0;
+            refund.next_send_at = None;
+        }
+    }
+
+    /// Not confirmed: to be sent again at `next_send_at`, or, with the
+    /// budget spent, by a person's decision.
+    fn apply_refund_not_confirmed(&mut self, e: &RefundNotConfirmed) {
+        let refund = self.refund_mut(&e.out_refund_no);
+        debug_assert!(
+            refund.as_ref().is_some_and(|r| r.state.is_open()),
+            "refund {} is not open",
+            e.out_refund_no
+        );
+        let Some(refund) = refund else { return };
+        refund.state = RefundState::Unknown;
+        refund.updated_at = e.at;
+        refund.last_reply = Some(e.reply.clone());
+        match e.source {
+            AnswerSource::Call => refund.sends += 1,
+            AnswerSource::Query => refund.polls += 1,
+        }
+        refund.next_send_at = e.next_send_at;
+        refund.needs_attention = e.next_send_at.is_none();
+    }
+
+    fn apply_refund_resolution(&mut self, e: &RefundResolved) {
+        let refund = self.refund_mut(&e.out_refund_no);
+        debug_assert!(
+            refund.as_ref().is_some_and(|r| r.needs_attention),
+            "resolution of refund {} that did not need it",
+            e.out_refund_no
+        );
+        let Some(refund) = refund else { return };
+        refund.needs_attention = false;
+        refund.updated_at = e.at;
+        refund.resolution = Some(e.clone());
+        let amount = refund.amount;
+        match e.resolution {
+            RefundResolution::Refunded => {
+                refund.state = RefundState::Succeeded;
+                self.refunded = self.refunded.checked_add(amount).unwrap_or(self.refunded);
+            }
+            RefundResolution::NotRefunded => refund.state = RefundState::Failed,
+            RefundResolution::Resend => {
+                refund.state = RefundState::Requested;
+                refund.sends = 0;
+                refund.polls = 0;
+                refund.next_send_at = None;
+            }
         }
     }
 
@@ -703,19 +828,18 @@ impl Order {
             "answer for unknown refund {out_refund_no}"
         );
         let Some(refund) = refund else { return };
-        let open = matches!(
-            refund.state,
-            RefundState::Requested | RefundState::Processing
-        );
+        let open = refund.state.is_open();
         debug_assert!(open, "refund {out_refund_no} is already settled");
         refund.state = answer.state;
         refund.updated_at = answer.at;
+        refund.next_send_at = None;
         refund.last_reply = Some(answer.reply.clone());
         if let Some(id) = answer.refund_id {
             refund.provider_refund_id = Some(id.clone());
         }
-        if answer.source == AnswerSource::Query {
-            refund.polls += 1;
+        match answer.source {
+            AnswerSource::Query => refund.polls += 1,
+            AnswerSource::Call => refund.sends += 1,
         }
         let amount = refund.amount;
         if open && answer.state == RefundState::Succeeded {

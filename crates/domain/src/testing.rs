@@ -123,6 +123,24 @@ impl Decided {
         }
     }
 
+    /// The produced events, whatever they are; panics on a rejection.
+    #[track_caller]
+    pub fn unwrap_events(self) -> Vec<OrderEvent> {
+        match self.result {
+            Ok(events) => events,
+            Err(rejection) => panic!("expected events, got rejection {}", rejection.code()),
+        }
+    }
+
+    /// The state after the produced events; panics on a rejection.
+    #[track_caller]
+    pub fn unwrap_order(self) -> Order {
+        if let Err(rejection) = &self.result {
+            panic!("expected events, got rejection {}", rejection.code());
+        }
+        self.after.expect("the order exists after the decision")
+    }
+
     /// The raw result, for tests that inspect it themselves.
     pub fn result(&self) -> &Result<Vec<OrderEvent>, Rejection> {
         &self.result

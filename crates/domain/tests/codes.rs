@@ -104,6 +104,9 @@ fn event_type_names_and_versions_are_never_renamed() {
         ("RefundProcessingReported", 1),
         ("RefundFailed", 1),
         ("RefundRetried", 1),
+        ("RefundNotConfirmed", 1),
+        ("RefundAbnormal", 1),
+        ("RefundResolved", 1),
     ];
     assert_eq!(OrderEvent::TYPES, pinned);
 }

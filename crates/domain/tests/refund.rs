@@ -361,3 +361,200 @@ fn a_failed_refund_retry_still_respects_the_paid_amount_and_its_own_amount() {
         .when(refund("R1", "4.00"))
         .then_reject(Rejection::RefundExistsWithDifferentAmount);
 }
+
+fn requested_history() -> Vec<OrderEvent> {
+    [
+        paid_wx(),
+        vec![refund_requested("R1", "8.00", t0() + secs(60))],
+    ]
+    .concat()
+}
+
+fn not_confirmed(
+    source: AnswerSource,
+    next_send_at: Option<chrono::DateTime<chrono::Utc>>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> OrderEvent {
+    OrderEvent::RefundNotConfirmed(RefundNotConfirmed {
+        out_refund_no: refund_no("R1"),
+        source,
+        reply: reply("SUCCESS", "OK"),
+        next_send_at,
+        at,
+    })
+}
+
+/// WeChat requires `out_refund_no` unique across the merchant account
+/// (issue 12, finding 1): the number sent is paycode's own, fresh per
+/// refund, whatever the till numbered it.
+#[test]
+fn a_refund_is_sent_under_a_fresh_provider_number_of_its_own() {
+    let order = given(paid_wx())
+        .at(t0() + secs(60))
+        .with_ids(ids(7))
+        .when(refund("1", "2.00"))
+        .unwrap_events();
+    let OrderEvent::RefundRequested(requested) = &order[0] else {
+        panic!("expected RefundRequested, got {order:?}")
+    };
+    assert_eq!(
+        requested
+            .provider_refund_no
+            .as_ref()
+            .map(OutRefundNo::as_str),
+        Some(ids(7).provider_order_no.as_str())
+    );
+    assert_ne!(requested.provider_refund_no, Some(refund_no("1")));
+}
+
+/// A refund call that timed out, was dropped or answered 5xx may or may not
+/// have been taken (issue 12, finding 4): the refund stays reserved and is
+/// sent again with the same number, with backoff, within a budget.
+#[test]
+fn an_unconfirmed_refund_call_is_sent_again_with_backoff_and_stays_reserved() {
+    let at = t0() + secs(61);
+    let order = given(requested_history())
+        .at(at)
+        .when(refund_result("R1", RefundOutcome::NotConfirmed))
+        .then([not_confirmed(AnswerSource::Call, Some(at + secs(10)), at)])
+        .unwrap();
+    let sent = order.refund(&refund_no("R1")).unwrap();
+    assert_eq!(sent.state, RefundState::Unknown);
+    assert_eq!(sent.sends, 1);
+    assert!(!order.needs_attention);
+    assert_eq!(order.refund_committed(), cny("8.00").amount());
+    assert_eq!(
+        order.next_due(&Policy::default()),
+        Some((
+            at + secs(10),
+            Due::Refund {
+                out_refund_no: refund_no("R1")
+            }
+        ))
+    );
+    // Still reserved: the rest of the order is all that can be refunded.
+    given(
+        [
+            requested_history(),
+            vec![not_confirmed(AnswerSource::Call, Some(at + secs(10)), at)],
+        ]
+        .concat(),
+    )
+    .at(at + secs(1))
+    .when(refund("R2", "4.01"))
+    .then_reject(Rejection::RefundExceedsPaidAmount);
+}
+
+#[test]
+fn an_unconfirmed_refund_whose_budget_is_spent_goes_to_a_person() {
+    let policy = Policy {
+        refund_max_sends: 2,
+        ..Policy::default()
+    };
+    let first = t0() + secs(61);
+    let mut history = requested_history();
+    history.push(not_confirmed(
+        AnswerSource::Call,
+        Some(first + secs(10)),
+        first,
+    ));
+    let at = first + secs(10);
+    let order = given(history)
+        .at(at)
+        .with_policy(policy.clone())
+        .when(refund_result("R1", RefundOutcome::NotConfirmed))
+        .then([not_confirmed(AnswerSource::Call, None, at)])
+        .unwrap();
+    assert!(order.needs_attention);
+    assert!(!order.payment_needs_attention);
+    assert_eq!(order.next_due(&policy), None);
+    assert!(order.refund(&refund_no("R1")).unwrap().needs_attention);
+}
+
+/// Alipay: a query sent too early finds no refund; only then is it "not
+/// refunded", and the retry must use the same number (issue 12, finding 2).
+#[test]
+fn a_query_that_finds_no_refund_sends_it_again_instead_of_freeing_the_amount() {
+    let mut history = requested_history();
+    history.push(OrderEvent::RefundProcessingReported(
+        RefundProcessingReported {
+            out_refund_no: refund_no("R1"),
+            source: AnswerSource::Call,
+            provider_refund_id: None,
+            reply: reply("10000", "fund_change=N"),
+            at: t0() + secs(61),
+        },
+    ));
+    let at = t0() + secs(72);
+    let order = given(history)
+        .at(at)
+        .when(OrderCommand::RecordRefundPoll {
+            out_refund_no: refund_no("R1"),
+            outcome: RefundOutcome::NotConfirmed,
+            reply: reply("SUCCESS", "OK"),
+        })
+        .then([not_confirmed(AnswerSource::Query, Some(at + secs(10)), at)])
+        .unwrap();
+    let refund = order.refund(&refund_no("R1")).unwrap();
+    assert_eq!(refund.state, RefundState::Unknown);
+    assert!(refund.is_live(), "the amount stays reserved");
+}
+
+/// WeChat `CHANGE`: the bank refused the refund and the money went back to
+/// the merchant account (issue 12, finding 3). Reserved, and a person acts.
+#[test]
+fn an_abnormal_refund_stays_reserved_until_a_person_resolves_it() {
+    let at = t0() + secs(90);
+    let abnormal = OrderEvent::RefundAbnormal(RefundAbnormal {
+        out_refund_no: refund_no("R1"),
+        source: AnswerSource::Query,
+        provider_refund_id: Some("50300".into()),
+        reply: reply("CHANGE", "退款异常"),
+        at,
+    });
+    let order = given(requested_history())
+        .at(at)
+        .when(OrderCommand::RecordRefundPoll {
+            out_refund_no: refund_no("R1"),
+            outcome: RefundOutcome::Abnormal {
+                provider_refund_id: Some("50300".into()),
+            },
+            reply: reply("CHANGE", "退款异常"),
+        })
+        .then([abnormal.clone()])
+        .unwrap();
+    assert!(order.needs_attention);
+    assert_eq!(order.refund_committed(), cny("8.00").amount());
+    assert_eq!(order.refunded, Amount::ZERO);
+    let history = [requested_history(), vec![abnormal]].concat();
+    let resolve = |resolution| OrderCommand::ResolveRefund {
+        out_refund_no: refund_no("R1"),
+        by: "ops-anna".into(),
+        note: "paid back by bank transfer".into(),
+        resolution,
+    };
+    let refunded = given(history.clone())
+        .at(at + secs(60))
+        .when(resolve(RefundResolution::Refunded))
+        .unwrap_order();
+    assert!(!refunded.needs_attention);
+    assert_eq!(refunded.refunded, cny("8.00").amount());
+    let freed = given(history.clone())
+        .at(at + secs(60))
+        .when(resolve(RefundResolution::NotRefunded))
+        .unwrap_order();
+    assert_eq!(freed.refund_committed(), Amount::ZERO);
+    let resent = given(history)
+        .at(at + secs(60))
+        .when(resolve(RefundResolution::Resend))
+        .unwrap_order();
+    assert_eq!(
+        resent.refund(&refund_no("R1")).unwrap().state,
+        RefundState::Requested
+    );
+    // A payment resolution cannot clear a refund's attention.
+    given([requested_history()].concat())
+        .at(at)
+        .when(resolve(RefundResolution::Refunded))
+        .then_reject(Rejection::OrderNotNeedingAttention);
+}

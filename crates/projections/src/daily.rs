@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use chrono::{DateTime, Utc};
-use paycode_domain::{ManualOutcome, OrderEvent, PaymentRequested, beijing};
+use paycode_domain::{ManualOutcome, OrderEvent, PaymentRequested, RefundResolution, beijing};
 use rusqlite::{Transaction, params};
 
 use crate::cache::FoldCache;
@@ -183,20 +183,18 @@ fn fold(order: &mut DailyOrder, event: &OrderEvent, days: &mut Days) {
             }
         }
         OrderEvent::RefundSucceeded(e) => {
-            let number = e.out_refund_no.as_str();
-            let refund = order
-                .refunds
-                .iter_mut()
-                .find(|r| r.out_refund_no == number && !r.succeeded);
-            if let Some(refund) = refund {
-                refund.succeeded = true;
-                let fen = refund.amount_fen;
-                day(days, order, e.at).refunded_fen += fen;
+            count_refunded(order, e.out_refund_no.as_str(), e.at, days)
+        }
+        OrderEvent::RefundResolved(e) => {
+            if e.resolution == RefundResolution::Refunded {
+                count_refunded(order, e.out_refund_no.as_str(), e.at, days);
             }
         }
         // A payment reported after settlement changes no figure until a
         // person resolves it (`ManuallyResolved` counts it then).
         OrderEvent::PaidAfterSettlement(_)
+        | OrderEvent::RefundNotConfirmed(_)
+        | OrderEvent::RefundAbnormal(_)
         | OrderEvent::PaymentClosedByProvider(_)
         | OrderEvent::PaymentRequested(_)
         | OrderEvent::PaymentPendingReported(_)
@@ -209,6 +207,19 @@ fn fold(order: &mut DailyOrder, event: &OrderEvent, days: &mut Days) {
         | OrderEvent::RefundProcessingReported(_)
         | OrderEvent::RefundFailed(_)
         | OrderEvent::RefundRetried(_) => {}
+    }
+}
+
+/// Counts a refund's amount on the day it reached the customer, once.
+fn count_refunded(order: &mut DailyOrder, number: &str, at: DateTime<Utc>, days: &mut Days) {
+    let refund = order
+        .refunds
+        .iter_mut()
+        .find(|r| r.out_refund_no == number && !r.succeeded);
+    if let Some(refund) = refund {
+        refund.succeeded = true;
+        let fen = refund.amount_fen;
+        day(days, order, at).refunded_fen += fen;
     }
 }
 

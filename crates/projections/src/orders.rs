@@ -191,6 +191,19 @@ impl<'t> Rows<'t> {
             reason = Some("paid_after_settlement".to_owned());
             reply = Some(&late.reply);
         }
+        // Neither: a refund needs a person (abnormal, or never confirmed).
+        let refund_attention = order.refunds.iter().find(|r| r.needs_attention);
+        if let (false, Some(refund)) = (order.payment_needs_attention, refund_attention) {
+            reason = Some(match refund.state {
+                RefundState::Abnormal => "refund_abnormal".to_owned(),
+                RefundState::Requested
+                | RefundState::Processing
+                | RefundState::Succeeded
+                | RefundState::Failed
+                | RefundState::Unknown => "refund_not_confirmed".to_owned(),
+            });
+            reply = refund.last_reply.as_ref();
+        }
         self.queue.execute(params![
             stream,
             order_id,
@@ -211,12 +224,7 @@ impl<'t> Rows<'t> {
 }
 
 pub(crate) fn refund_state(state: RefundState) -> &'static str {
-    match state {
-        RefundState::Requested => "REQUESTED",
-        RefundState::Processing => "PROCESSING",
-        RefundState::Succeeded => "SUCCEEDED",
-        RefundState::Failed => "FAILED",
-    }
+    state.as_str()
 }
 
 /// The serde name of a unit enum value (`attempts_exhausted`), as the events store it.

@@ -346,6 +346,8 @@ impl PaymentView {
 pub struct RefundView {
     pub out_trade_no: String,
     pub out_refund_no: String,
+    /// The number the provider knows the refund by: paycode's own.
+    pub provider_refund_no: String,
     pub amount: Money,
     pub state: &'static str,
     pub reason: Option<String>,
@@ -363,17 +365,24 @@ impl RefundView {
             RefundState::Processing => "PROCESSING",
             RefundState::Succeeded => "SUCCESS",
             RefundState::Failed => "FAILED",
+            RefundState::Unknown => "UNKNOWN",
+            RefundState::Abnormal => "ABNORMAL",
         };
         let failure = match refund.state {
             RefundState::Failed => refund.last_reply.as_ref().map(|r| FailureView {
                 code: r.code.clone(),
                 message: r.message.clone(),
             }),
-            RefundState::Requested | RefundState::Processing | RefundState::Succeeded => None,
+            RefundState::Requested
+            | RefundState::Processing
+            | RefundState::Succeeded
+            | RefundState::Unknown
+            | RefundState::Abnormal => None,
         };
         RefundView {
             out_trade_no: order.out_trade_no.to_string(),
             out_refund_no: refund.out_refund_no.to_string(),
+            provider_refund_no: refund.provider_refund_no.to_string(),
             amount: refund.amount,
             state,
             reason: refund.reason.clone(),

@@ -588,10 +588,14 @@ fn refund_query(sim: &Shared, app: &AlipayApp, biz: &Biz, now: DateTime<Utc>) ->
         ("out_request_no", json!(out_request_no)),
     ]);
     // An unknown request number answers success without refund fields: "not received" (protocols.md 4.10).
+    // So does a refund still processing: Alipay's method page says returned
+    // data means refunded ("如果该接口返回了查询数据，则代表退款成功，如果没有
+    // 查询到则代表未退款成功，可以调用退款接口进行重试。重试时请务必保证退款
+    // 请求号一致"), so the data appears only once the refund settled.
     if let Some(refund) = trade
         .refunds
         .iter()
-        .find(|r| r.out_refund_no == out_request_no)
+        .find(|r| r.out_refund_no == out_request_no && r.succeeded(now))
     {
         map.insert(
             "total_amount".to_owned(),
@@ -601,13 +605,11 @@ fn refund_query(sim: &Shared, app: &AlipayApp, biz: &Biz, now: DateTime<Utc>) ->
             "refund_amount".to_owned(),
             json!(to_yuan_string(refund.amount)),
         );
-        if refund.succeeded(now) {
-            map.insert("refund_status".to_owned(), json!("REFUND_SUCCESS"));
-            map.insert(
-                "gmt_refund_pay".to_owned(),
-                json!(beijing_dashed(refund.settles_at)),
-            );
-        }
+        map.insert("refund_status".to_owned(), json!("REFUND_SUCCESS"));
+        map.insert(
+            "gmt_refund_pay".to_owned(),
+            json!(beijing_dashed(refund.settles_at)),
+        );
     }
     success(map)
 }

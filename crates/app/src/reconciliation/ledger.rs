@@ -175,16 +175,22 @@ fn refunds(order: &Order, provider: Provider) -> Result<Vec<LedgerRefund>, Recon
         .iter()
         .map(|r| {
             let state = match r.state {
-                OrderRefundState::Requested | OrderRefundState::Processing => RefundState::Pending,
+                OrderRefundState::Requested
+                | OrderRefundState::Processing
+                | OrderRefundState::Unknown => RefundState::Pending,
                 OrderRefundState::Succeeded => RefundState::Succeeded,
-                OrderRefundState::Failed => RefundState::Failed,
+                // CHANGE: the money went back to the merchant account, so the
+                // customer has not been refunded; the order is on the manual
+                // queue until a person settles it.
+                OrderRefundState::Failed | OrderRefundState::Abnormal => RefundState::Failed,
             };
             let at = match provider {
                 Provider::Alipay if state == RefundState::Succeeded => r.updated_at,
                 Provider::Alipay | Provider::Wechatpay => r.requested_at,
             };
+            // The bill shows the number the provider knows: paycode's own.
             Ok(LedgerRefund {
-                out_refund_no: RefNo::from(&r.out_refund_no),
+                out_refund_no: RefNo::from(&r.provider_refund_no),
                 amount: r.amount,
                 state,
                 at,

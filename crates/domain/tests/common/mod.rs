@@ -167,9 +167,15 @@ pub fn refund(no: &str, amount: &str) -> OrderCommand {
     }
 }
 
+/// The provider refund number a decision with `ids(1)` makes.
+pub fn provider_refund_no() -> OutRefundNo {
+    refund_no(ids(1).provider_order_no.as_str())
+}
+
 pub fn refund_requested(no: &str, amount: &str, at: DateTime<Utc>) -> OrderEvent {
     OrderEvent::RefundRequested(RefundRequested {
         out_refund_no: refund_no(no),
+        provider_refund_no: Some(provider_refund_no()),
         amount: cny(amount),
         reason: Some("returned goods".to_owned()),
         by: Some("cashier-1".to_owned()),

@@ -15,6 +15,7 @@ use futures_util::Stream;
 use paycode_app::{NewRefund, OrderService};
 use paycode_domain::{
     ManualOutcome, ManualReversalReason, MerchantId, Money, OrderCommand, OutRefundNo, OutTradeNo,
+    RefundResolution,
 };
 use paycode_projections::{OrderFilter, OrderKey, PageAfter, Projection};
 use serde::{Deserialize, Serialize};
@@ -25,7 +26,8 @@ use super::error::{BackOfficeError, GqlResult, OrGraphql as _};
 use super::reconciliation::{ReconciliationReport, ReconciliationRun, ResolutionOutcomeKind};
 use super::types::{
     DailyTotal, ManualIntervention, ManualOutcomeKind, Order, OrderFilterInput, OrderPage,
-    OrderStatus, Position, ProjectionState, ProviderName, Refund, WriteResult,
+    OrderStatus, Position, ProjectionState, ProviderName, Refund, RefundResolutionKind,
+    WriteResult,
 };
 
 /// The page size when the client names none.
@@ -414,17 +416,46 @@ impl Mutation {
             ManualOutcomeKind::Paid => ManualOutcome::Paid { provider_trade_no },
             ManualOutcomeKind::NotCharged => ManualOutcome::NotCharged,
         };
-        let command = OrderCommand::ResolveManually {
-            by: p.name.clone(),
-            note,
-            outcome,
+        let office = office(ctx);
+        let stream = OrderService::stream(&merchant, &out_trade_no);
+        let done = office
+            .process
+            .resolve_manually(&stream, p.name.clone(), note, outcome)
+            .await
+            .gql()?;
+        answer(office, &merchant, &out_trade_no, done.position).await
+    }
+
+    /// Resolves a refund on the manual-intervention queue (operator): an
+    /// abnormal refund (WeChat `CHANGE`) or one the provider never
+    /// confirmed after every re-send. `REFUNDED`: the customer got the
+    /// money; `NOT_REFUNDED`: the amount is free again; `RESEND`: send it
+    /// again under the same number.
+    async fn resolve_refund(
+        &self,
+        ctx: &Context<'_>,
+        merchant: String,
+        out_trade_no: String,
+        out_refund_no: String,
+        resolution: RefundResolutionKind,
+        note: String,
+    ) -> GqlResult<WriteResult> {
+        let p = principal(ctx)?;
+        let (merchant, out_trade_no) = target(p, merchant, &out_trade_no)?;
+        let out_refund_no = OutRefundNo::parse(&out_refund_no).map_err(|e| bad(e.to_string()))?;
+        if note.trim().is_empty() {
+            return Err(bad("a resolution needs a note saying what was checked"));
+        }
+        let resolution = match resolution {
+            RefundResolutionKind::Refunded => RefundResolution::Refunded,
+            RefundResolutionKind::NotRefunded => RefundResolution::NotRefunded,
+            RefundResolutionKind::Resend => RefundResolution::Resend,
         };
         let office = office(ctx);
         let stream = OrderService::stream(&merchant, &out_trade_no);
         let done = office
             .process
-            .orders()
-            .execute(&stream, &command)
+            .resolve_refund(&stream, out_refund_no, p.name.clone(), note, resolution)
             .await
             .gql()?;
         answer(office, &merchant, &out_trade_no, done.position).await

@@ -236,7 +236,7 @@ pub struct Refund {
     pub out_refund_no: String,
     pub provider: String,
     pub amount: String,
-    /// `REQUESTED`, `PROCESSING`, `SUCCEEDED` or `FAILED`.
+    /// `REQUESTED`, `PROCESSING`, `SUCCEEDED`, `FAILED`, `UNKNOWN` (not confirmed: sent again) or `ABNORMAL` (WeChat `CHANGE`: the money went back to the merchant account).
     pub state: String,
     pub provider_refund_id: Option<String>,
     pub reason: Option<String>,
@@ -375,6 +375,17 @@ pub struct OrderFilterInput {
     pub amount_min: Option<String>,
     pub amount_max: Option<String>,
     pub needs_attention: Option<bool>,
+}
+
+/// What a person established about a refund on the manual queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum RefundResolutionKind {
+    /// The customer got the money (at the provider, or another way).
+    Refunded,
+    /// Nothing reached the customer and nothing will: the amount is free again.
+    NotRefunded,
+    /// Send it to the provider again under the same number.
+    Resend,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
