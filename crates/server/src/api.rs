@@ -39,6 +39,17 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// already being reversed and the answer would not change sooner.
 const MAX_WAIT_SECONDS: u64 = 60;
 
+/// The fields of `POST /v1/payments`.
+const PAYMENT_FIELDS: &[&str] = &[
+    "out_trade_no",
+    "auth_code",
+    "amount",
+    "subject",
+    "store_id",
+    "terminal_id",
+    "wait_seconds",
+];
+
 /// Every route of this API, for the OpenAPI test: (method, path).
 pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/payments"),
@@ -64,7 +75,71 @@ pub fn routes(service: Service) -> Router {
             get(get_refund),
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(service)
+}
+
+/// Any path no route serves: JSON like every other error.
+pub async fn route_not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "ROUTE_NOT_FOUND",
+        "no such route; the POS API is described at /openapi.json",
+    )
+}
+
+/// A known path with a method it does not take.
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "this route does not take that method; see /openapi.json",
+    )
+}
+
+/// Every code the POS API itself answers with, and its status. Together
+/// with the domain's rejections (`rejection_status`) and the identifier
+/// errors of the path and body (`ID_CODES`), this is every error code the
+/// API can emit: `error_codes()` lists them all, the OpenAPI document is
+/// written from that list, and `ApiError::new` refuses (in debug builds) a
+/// code that is not on it.
+pub const API_CODES: &[(&str, u16)] = &[
+    ("UNAUTHENTICATED", 401),
+    ("INVALID_API_KEY", 401),
+    ("API_KEY_REVOKED", 401),
+    ("MALFORMED_JSON", 400),
+    ("DUPLICATE_FIELD", 400),
+    ("UNKNOWN_FIELD", 400),
+    ("MISSING_FIELD", 400),
+    ("INVALID_FIELD", 400),
+    ("INVALID_AMOUNT", 400),
+    ("UNREADABLE_BODY", 400),
+    ("ROUTE_NOT_FOUND", 404),
+    ("METHOD_NOT_ALLOWED", 405),
+    ("CONCURRENT_UPDATE", 409),
+    ("BODY_TOO_LARGE", 413),
+    ("UNSUPPORTED_MEDIA_TYPE", 415),
+    ("PROVIDER_NOT_CONFIGURED", 422),
+    ("INTERNAL", 500),
+];
+
+/// The identifier errors the path and body can raise (`IdError::code`).
+pub const ID_CODES: &[&str] = &[
+    "INVALID_OUT_TRADE_NO",
+    "INVALID_OUT_REFUND_NO",
+    "UNKNOWN_AUTH_CODE",
+];
+
+/// Every error code the POS API can answer with, and its HTTP status.
+pub fn error_codes() -> Vec<(&'static str, u16)> {
+    let mut codes: Vec<(&'static str, u16)> = API_CODES.to_vec();
+    codes.extend(ID_CODES.iter().map(|code| (*code, 400)));
+    codes.extend(
+        Rejection::ALL
+            .iter()
+            .map(|r| (r.code(), rejection_status(*r).as_u16())),
+    );
+    codes
 }
 
 /// An API error: status, stable code, human message.
@@ -77,6 +152,10 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        debug_assert!(
+            error_codes().contains(&(code, status.as_u16())),
+            "{code} ({status}) is not in the documented list of error codes"
+        );
         ApiError {
             status,
             code,
@@ -197,8 +276,58 @@ struct Body(Map<String, Value>);
 /// The raw body, or why axum could not read it (too large, cut off).
 type RawBody = Result<Bytes, BytesRejection>;
 
+/// A JSON object whose keys must be unique: serde_json keeps the last of
+/// two equal keys silently, so `{"amount":"1.00","amount":"2.00"}` would
+/// charge 2.00. Nested values are kept as they are (no POS field is an object).
+struct UniqueKeys(Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UniqueKeys;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UniqueKeys, A::Error> {
+                let mut fields = Map::new();
+                while let Some((key, value)) = map.next_entry::<String, Value>()? {
+                    if fields.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format!("{DUPLICATE}{key}")));
+                    }
+                    fields.insert(key, value);
+                }
+                Ok(UniqueKeys(fields))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// Marks a duplicate-key error inside serde_json's message.
+const DUPLICATE: &str = "duplicate field: ";
+
+/// Whether the request says its body is JSON (`application/json`, with or
+/// without parameters such as `charset=utf-8`).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
 impl Body {
-    fn parse(raw: RawBody) -> Result<Body, ApiError> {
+    /// Reads a JSON object body that may hold only the `allowed` fields: an
+    /// unknown field (`currency`, an `amount` where none is taken) is a 400
+    /// naming it, never silently ignored; a body that is not declared JSON
+    /// is a 415.
+    fn parse(raw: RawBody, headers: &HeaderMap, allowed: &[&str]) -> Result<Body, ApiError> {
         let bytes = raw.map_err(|rejection| match rejection.status() {
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -207,17 +336,56 @@ impl Body {
             ),
             _ => ApiError::bad_request("UNREADABLE_BODY", "the request body could not be read"),
         })?;
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) => Ok(Body(map)),
-            Ok(_) => Err(ApiError::bad_request(
-                "MALFORMED_JSON",
-                "the body must be a JSON object",
-            )),
-            Err(error) => Err(ApiError::bad_request(
-                "MALFORMED_JSON",
-                format!("the body is not valid JSON: {error}"),
-            )),
+        if !is_json(headers) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "send the body as JSON with `Content-Type: application/json`",
+            ));
         }
+        let fields = match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(_)) => match serde_json::from_slice::<UniqueKeys>(&bytes) {
+                Ok(UniqueKeys(fields)) => fields,
+                Err(error) => {
+                    let text = error.to_string();
+                    let key = text
+                        .split_once(DUPLICATE)
+                        .map(|(_, rest)| rest.split(" at line").next().unwrap_or(rest));
+                    return Err(match key {
+                        Some(key) => ApiError::bad_request(
+                            "DUPLICATE_FIELD",
+                            format!("`{key}` appears more than once"),
+                        ),
+                        None => ApiError::bad_request(
+                            "MALFORMED_JSON",
+                            format!("the body is not valid JSON: {error}"),
+                        ),
+                    });
+                }
+            },
+            Ok(_) => {
+                return Err(ApiError::bad_request(
+                    "MALFORMED_JSON",
+                    "the body must be a JSON object",
+                ));
+            }
+            Err(error) => {
+                return Err(ApiError::bad_request(
+                    "MALFORMED_JSON",
+                    format!("the body is not valid JSON: {error}"),
+                ));
+            }
+        };
+        if let Some(unknown) = fields.keys().find(|key| !allowed.contains(&key.as_str())) {
+            return Err(ApiError::bad_request(
+                "UNKNOWN_FIELD",
+                format!(
+                    "`{unknown}` is not a field of this request (known: {})",
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        Ok(Body(fields))
     }
 
     fn text(&self, field: &'static str) -> Result<Option<&str>, ApiError> {
@@ -445,7 +613,7 @@ async fn create_payment(
     raw: RawBody,
 ) -> Result<Response, ApiError> {
     let merchant = merchant(&service, &headers)?;
-    let body = Body::parse(raw)?;
+    let body = Body::parse(raw, &headers, PAYMENT_FIELDS)?;
     let request = RequestPayment {
         out_trade_no: id(OutTradeNo::parse(body.required("out_trade_no")?))?,
         auth_code: id(AuthCode::parse(body.required("auth_code")?))?,
@@ -503,7 +671,7 @@ async fn retry_payment(
 ) -> Result<axum::Json<PaymentView>, ApiError> {
     let merchant = merchant(&service, &headers)?;
     let out_trade_no = id(OutTradeNo::parse(&out_trade_no))?;
-    let body = Body::parse(raw)?;
+    let body = Body::parse(raw, &headers, &["auth_code", "wait_seconds"])?;
     let auth_code = id(AuthCode::parse(body.required("auth_code")?))?;
     let wait = body.wait()?;
     let executed = service
@@ -517,9 +685,14 @@ async fn reverse_payment(
     State(service): State<Service>,
     headers: HeaderMap,
     Path(out_trade_no): Path<String>,
+    raw: RawBody,
 ) -> Result<axum::Json<PaymentView>, ApiError> {
     let merchant = merchant(&service, &headers)?;
     let out_trade_no = id(OutTradeNo::parse(&out_trade_no))?;
+    // No body, or an empty JSON object: the reversal takes no parameters.
+    if !raw.as_ref().is_ok_and(|bytes| bytes.is_empty()) {
+        Body::parse(raw, &headers, &[])?;
+    }
     let stream = OrderService::stream(&merchant, &out_trade_no);
     let command = OrderCommand::RequestReversal {
         reason: ManualReversalReason::CashierCancelled,
@@ -536,7 +709,7 @@ async fn create_refund(
 ) -> Result<Response, ApiError> {
     let merchant = merchant(&service, &headers)?;
     let out_trade_no = id(OutTradeNo::parse(&out_trade_no))?;
-    let body = Body::parse(raw)?;
+    let body = Body::parse(raw, &headers, &["out_refund_no", "amount", "reason"])?;
     let refund = NewRefund {
         out_refund_no: id(OutRefundNo::parse(body.required("out_refund_no")?))?,
         amount: body.amount("amount")?,

@@ -17,6 +17,7 @@ pub fn router(service: Service) -> Router {
         .route("/metrics", get(metrics))
         .with_state(service.clone());
     ops.merge(crate::api::routes(service))
+        .fallback(crate::api::route_not_found)
 }
 
 /// Liveness: the process answers HTTP.

@@ -23,6 +23,8 @@ fn body(schema: &str) -> Value {
 
 /// The document as pretty JSON with a trailing newline.
 pub fn document() -> String {
+    let mut codes = crate::api::error_codes();
+    codes.sort();
     let errors = |extra: &[(&str, &str)]| {
         let mut map = serde_json::Map::new();
         map.insert(
@@ -32,6 +34,18 @@ pub fn document() -> String {
         map.insert(
             "401".into(),
             error_response("UNAUTHENTICATED, INVALID_API_KEY or API_KEY_REVOKED"),
+        );
+        map.insert(
+            "409".into(),
+            error_response(
+                "CONCURRENT_UPDATE: other requests kept changing the order; nothing was appended and nothing sent to the provider, so the same request may be sent again",
+            ),
+        );
+        map.insert(
+            "415".into(),
+            error_response(
+                "UNSUPPORTED_MEDIA_TYPE: a body must be sent as `Content-Type: application/json`",
+            ),
         );
         for (status, text) in extra {
             map.insert((*status).into(), error_response(text));
@@ -133,9 +147,14 @@ pub fn document() -> String {
             "schemas": {
                 "Money": { "type": "string", "pattern": "^[0-9]{1,9}(\\.[0-9]{1,2})?$", "examples": ["88.80"] },
                 "Error": { "type": "object", "required": ["code", "message"], "properties": {
-                    "code": { "type": "string", "description": "stable, never renamed" },
+                    "code": { "$ref": "#/components/schemas/ErrorCode" },
                     "message": { "type": "string" } } },
-                "PaymentRequest": { "type": "object", "required": ["out_trade_no", "auth_code", "amount", "subject"], "properties": {
+                "ErrorCode": {
+                    "type": "string",
+                    "description": "stable, never renamed; `x-status` gives each code's HTTP status. A 4xx means nothing was charged, refunded or appended; once a provider call went out, the answer is the order as it stands (2xx), never an error.",
+                    "enum": codes.iter().map(|(code, _)| *code).collect::<Vec<_>>(),
+                    "x-status": codes.iter().map(|(code, status)| ((*code).to_owned(), json!(status))).collect::<serde_json::Map<String, Value>>() },
+                "PaymentRequest": { "type": "object", "additionalProperties": false, "required": ["out_trade_no", "auth_code", "amount", "subject"], "properties": {
                     "out_trade_no": { "type": "string", "pattern": "^[0-9A-Za-z_\\-|*@]{1,32}$" },
                     "auth_code": { "type": "string", "description": "WeChat: 18 digits starting 10-15; Alipay: 16-24 digits starting 25-30" },
                     "amount": { "$ref": "#/components/schemas/Money" },
@@ -143,10 +162,10 @@ pub fn document() -> String {
                     "store_id": { "type": "string", "maxLength": 32 },
                     "terminal_id": { "type": "string", "maxLength": 32 },
                     "wait_seconds": { "type": "integer", "minimum": 0, "maximum": 60, "description": "long-poll until the order settles" } } },
-                "RetryRequest": { "type": "object", "required": ["auth_code"], "properties": {
+                "RetryRequest": { "type": "object", "additionalProperties": false, "required": ["auth_code"], "properties": {
                     "auth_code": { "type": "string" },
                     "wait_seconds": { "type": "integer", "minimum": 0, "maximum": 60 } } },
-                "RefundRequest": { "type": "object", "required": ["out_refund_no", "amount"], "properties": {
+                "RefundRequest": { "type": "object", "additionalProperties": false, "required": ["out_refund_no", "amount"], "properties": {
                     "out_refund_no": { "type": "string", "pattern": "^[0-9A-Za-z_\\-|*@]{1,64}$" },
                     "amount": { "$ref": "#/components/schemas/Money" },
                     "reason": { "type": "string", "maxLength": 80 } } },

@@ -31,6 +31,9 @@ async fn every_bad_payment_request_gets_a_stable_code_and_appends_nothing() {
         (json!({ "out_trade_no": "o-1", "auth_code": "991234567890123456", "amount": "1.00", "subject": "x" }).to_string(), 400, "UNKNOWN_AUTH_CODE"),
         (json!({ "out_trade_no": "o 1", "auth_code": wx, "amount": "1.00", "subject": "x" }).to_string(), 400, "INVALID_OUT_TRADE_NO"),
         (json!({ "out_trade_no": "o-1", "auth_code": wx, "amount": "1.00", "subject": "x", "wait_seconds": -1 }).to_string(), 400, "INVALID_FIELD"),
+        (json!({ "out_trade_no": "o-1", "auth_code": wx, "amount": "1.00", "subject": "x", "currency": "USD" }).to_string(), 400, "UNKNOWN_FIELD"),
+        // serde_json would keep the last of two equal keys: 2.00 charged.
+        (format!(r#"{{"out_trade_no":"o-1","auth_code":"{wx}","amount":"1.00","amount":"2.00","subject":"x"}}"#), 400, "DUPLICATE_FIELD"),
         // Just over the 64 KiB limit: small enough for loopback's socket
         // buffers to take it whole, so the server's early 413 cannot break
         // the client's write (a 1 MiB body failed with a broken pipe).
@@ -174,4 +177,121 @@ async fn a_merchant_without_an_alipay_account_gets_a_clear_error() {
         "{answer}"
     );
     assert_eq!(world.head().await, 0);
+}
+
+/// The POS contract's strictness (issue 13): a body must be declared JSON,
+/// may hold only the request's own fields, and every error, unknown routes
+/// and methods included, is JSON `{code, message}`. Nothing is appended or
+/// charged for any of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_routes_and_methods_outside_the_contract_are_refused_as_json() {
+    let world = World::start().await;
+    let wx = wechat_code(0, 0, 77);
+    let body = json!({ "out_trade_no": "o-ct", "auth_code": wx, "amount": "1.00", "subject": "x" })
+        .to_string();
+    let client = &world.http;
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let mut request = client
+            .post(format!("{}/v1/payments", world.base))
+            .header("authorization", format!("Bearer {KEY}"))
+            .body(body.clone());
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.expect("paycode answers");
+        assert_eq!(response.status().as_u16(), 415, "{content_type:?}");
+        let answer: serde_json::Value =
+            serde_json::from_str(&response.text().await.expect("a body")).expect("JSON");
+        assert_eq!(answer["code"], "UNSUPPORTED_MEDIA_TYPE", "{content_type:?}");
+    }
+    let charset = client
+        .post(format!("{}/v1/payments", world.base))
+        .header("authorization", format!("Bearer {KEY}"))
+        .header("content-type", "Application/JSON; charset=utf-8")
+        .body(json!({ "out_trade_no": "o-cs", "auth_code": wechat_code(0, 0, 78), "amount": "1.00", "subject": "x" }).to_string())
+        .send()
+        .await
+        .expect("paycode answers");
+    assert_eq!(
+        charset.status().as_u16(),
+        201,
+        "a charset parameter is fine"
+    );
+    let head = world.head().await;
+    let trades = world.sim.sim().trades().len();
+
+    // An amount where none is taken is refused, not ignored.
+    let (status, answer) = world
+        .post(
+            "/v1/payments/o-cs/attempts",
+            json!({ "auth_code": wechat_code(0, 0, 79), "amount": "9.00" }),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (400, Some("UNKNOWN_FIELD")),
+        "{answer}"
+    );
+    assert!(
+        answer["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("amount")),
+        "{answer}"
+    );
+    let (status, answer) = world
+        .post(
+            "/v1/payments/o-cs/refunds",
+            json!({ "out_refund_no": "r", "amount": "1.00", "note": "x" }),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (400, Some("UNKNOWN_FIELD")),
+        "{answer}"
+    );
+    let (status, answer) = world
+        .post("/v1/payments/o-cs/reversal", json!({ "reason": "x" }))
+        .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (400, Some("UNKNOWN_FIELD")),
+        "{answer}"
+    );
+
+    let (status, answer) = world.get("/v1/nothing-here").await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (404, Some("ROUTE_NOT_FOUND")),
+        "{answer}"
+    );
+    let (status, answer) = world
+        .send(
+            reqwest::Method::DELETE,
+            "/v1/payments/o-cs",
+            Some(KEY),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (405, Some("METHOD_NOT_ALLOWED")),
+        "{answer}"
+    );
+    let (status, answer) = world.get("/v1/payments").await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (405, Some("METHOD_NOT_ALLOWED")),
+        "{answer}"
+    );
+
+    assert_eq!(world.head().await, head, "nothing was appended");
+    assert_eq!(
+        world.sim.sim().trades().len(),
+        trades,
+        "no provider was called"
+    );
 }

@@ -98,3 +98,50 @@ async fn every_documented_route_is_served() {
         .to_bytes();
     assert_eq!(body, paycode_server::openapi::document().as_bytes());
 }
+
+/// Every code the POS API can answer with is in the document, with the
+/// status the server uses, and the document lists no other.
+#[test]
+fn the_document_lists_every_error_code_with_its_status() {
+    let document: serde_json::Value =
+        serde_json::from_str(&paycode_server::openapi::document()).expect("JSON");
+    let error_code = &document["components"]["schemas"]["ErrorCode"];
+    let mut documented: Vec<(String, u64)> = error_code["x-status"]
+        .as_object()
+        .expect("x-status")
+        .iter()
+        .map(|(code, status)| (code.clone(), status.as_u64().expect("a status")))
+        .collect();
+    documented.sort();
+    let mut served: Vec<(String, u64)> = paycode_server::api::error_codes()
+        .into_iter()
+        .map(|(code, status)| (code.to_owned(), u64::from(status)))
+        .collect();
+    served.sort();
+    assert_eq!(documented, served);
+    let listed: Vec<&str> = error_code["enum"]
+        .as_array()
+        .expect("enum")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(listed.len(), served.len());
+    for rejection in paycode_domain::Rejection::ALL {
+        assert!(listed.contains(&rejection.code()), "{}", rejection.code());
+    }
+    for code in [
+        "CONCURRENT_UPDATE",
+        "UNKNOWN_FIELD",
+        "DUPLICATE_FIELD",
+        "UNSUPPORTED_MEDIA_TYPE",
+        "ROUTE_NOT_FOUND",
+        "METHOD_NOT_ALLOWED",
+        "INVALID_FIELD",
+        "INVALID_OUT_TRADE_NO",
+        "INVALID_OUT_REFUND_NO",
+        "UNKNOWN_AUTH_CODE",
+        "PROVIDER_NOT_CONFIGURED",
+    ] {
+        assert!(listed.contains(&code), "{code}");
+    }
+}
