@@ -51,6 +51,17 @@ impl ProviderDirectory {
     pub fn get(&self, merchant: &MerchantId, kind: ProviderKind) -> Option<&Arc<dyn Provider>> {
         self.clients.get(&(merchant.clone(), kind))
     }
+
+    /// Every configured account, by merchant (for the start-up self-check).
+    pub fn accounts(&self) -> Vec<(MerchantId, Arc<dyn Provider>)> {
+        let mut accounts: Vec<_> = self
+            .clients
+            .iter()
+            .map(|((merchant, _), client)| (merchant.clone(), client.clone()))
+            .collect();
+        accounts.sort_by(|a, b| (&a.0, a.1.kind().as_str()).cmp(&(&b.0, b.1.kind().as_str())));
+        accounts
+    }
 }
 
 /// Why a payment could not be started or worked on.

@@ -216,6 +216,10 @@ impl Config {
 
     fn check(&self) -> anyhow::Result<()> {
         self.store.parse::<StoreUrl>().map_err(anyhow::Error::msg)?;
+        let timing = crate::checks::check_config(self);
+        if !timing.errors.is_empty() {
+            bail!("{}", timing.errors.join("\n"));
+        }
         let mut seen = std::collections::HashSet::new();
         for merchant in &self.merchants {
             if !seen.insert(&merchant.id) {

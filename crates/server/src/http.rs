@@ -42,6 +42,13 @@ async fn readyz(State(service): State<Service>) -> (StatusCode, String) {
             );
         }
     };
+    let problems = service.accounts.problems();
+    if !problems.is_empty() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {}\n", problems.join("; ")),
+        );
+    }
     match projection_lag(&service, head) {
         lag if lag > READY_MAX_LAG => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -77,7 +84,29 @@ async fn metrics(State(service): State<Service>) -> impl IntoResponse {
             projection_lag(&service, head),
         ),
     ]);
+    let text = text + &account_gauges(&service);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+/// `paycode_provider_account_ok{merchant,provider}`: 1 once the account's
+/// start-up query answered with a valid signature, 0 before or otherwise.
+fn account_gauges(service: &Service) -> String {
+    use std::fmt::Write as _;
+    let states = service.accounts.states();
+    if states.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "# HELP paycode_provider_account_ok Whether the provider account's start-up self-check answered with a valid signature.\n# TYPE paycode_provider_account_ok gauge\n",
+    );
+    for ((merchant, provider), state) in states {
+        let ok = u8::from(state == crate::checks::AccountState::Ok);
+        let _ = writeln!(
+            out,
+            "paycode_provider_account_ok{{merchant=\"{merchant}\",provider=\"{provider}\"}} {ok}"
+        );
+    }
+    out
 }
 
 /// Events the read models still have to apply (0 when this node has none).

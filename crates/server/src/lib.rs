@@ -6,6 +6,7 @@
 //! the `EventStore` trait.
 
 pub mod api;
+pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod graphql;
@@ -23,12 +24,19 @@ pub use service::Service;
 pub use store_url::{OpenedStore, StoreUrl};
 
 /// Human-readable logs by default; JSON lines when asked (for log shippers).
-/// The level comes from `RUST_LOG` (default `info`).
+/// The level comes from `RUST_LOG` (default `info`). Levels: ERROR when an
+/// order goes to the manual-intervention queue or a provider account is
+/// misconfigured; WARN for provider faults (unknown answers, timeouts,
+/// signatures that did not verify, 5xx) and every retry of a reverse or a
+/// refund; INFO for each order change, with order and merchant.
 pub fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour codes only for a person at a terminal, never into a log file.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();
@@ -60,8 +68,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let store_url: StoreUrl = config.store.parse().map_err(anyhow::Error::msg)?;
     let opened = store_url.open().await.context("opening the event store")?;
+    for warning in crate::checks::check_config(&config).warnings {
+        tracing::warn!(warning = warning.as_str(), "configuration");
+    }
     let mut service = Service::on_store(opened, &config)?;
     let worker = tokio::spawn(service.clone().run_worker());
+    // Simulator accounts answer once it is up, which it is by now.
+    let self_check = tokio::spawn(
+        service
+            .accounts
+            .clone()
+            .watch(service.process.providers().accounts()),
+    );
     let (back_office, projector, read_models) = graphql::start(&service, &config).await?;
     service.read_models = Some(read_models);
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -89,6 +107,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await;
     worker.abort();
     projector.abort();
+    self_check.abort();
     if let Some(running) = simulator {
         running.shutdown().await;
     }

@@ -86,6 +86,8 @@ pub struct Service {
     /// The back office's read models, when this node serves them: readiness
     /// waits for them to catch up, and `/metrics` reports their lag.
     pub read_models: Option<paycode_projections::ReadModels>,
+    /// The start-up self-check of every provider account (`/readyz`).
+    pub accounts: crate::checks::AccountChecks,
 }
 
 impl Service {
@@ -115,6 +117,7 @@ impl Service {
             process,
             keys: Arc::new(ApiKeys::from_merchants(&config.merchants)),
             read_models: None,
+            accounts: crate::checks::AccountChecks::default(),
         })
     }
 
@@ -131,6 +134,7 @@ impl Service {
             process,
             keys: Arc::new(ApiKeys::from_merchants(&config.merchants)),
             read_models: None,
+            accounts: crate::checks::AccountChecks::default(),
         })
     }
 

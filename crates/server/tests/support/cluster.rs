@@ -73,6 +73,7 @@ connect_timeout_ms = 1000
 total_timeout_ms = 2000
 [policy]
 pay_deadline_secs = 4
+pay_call_timeout_secs = 2
 poll_interval_secs = 1
 reversal_backoff_base_secs = 1
 reversal_backoff_cap_secs = 2
