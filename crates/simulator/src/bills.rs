@@ -311,6 +311,7 @@ fn injected_trade(
         state: TradeState::Paid { paid_at: at },
         refunds: Vec::new(),
         reverse_attempts: 0,
+        auto_revoke_at: None,
     }
 }
 

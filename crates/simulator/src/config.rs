@@ -75,6 +75,9 @@ pub struct SimConfig {
     /// Amounts strictly above this wait for the customer's password (protocols.md 2.2, 4.6).
     pub password_threshold: Decimal,
     pub password_delay_secs: u64,
+    /// WeChat revokes an unpaid payment-code order by itself this long after
+    /// creation (WeChat's POS guide: 45 s); 0 turns it off.
+    pub wechat_auto_revoke_secs: u64,
     /// Seeds the generator of ids and nonces, so runs are reproducible.
     pub id_seed: u64,
     /// Default listen address for the binary (`--listen` wins).
@@ -120,6 +123,7 @@ impl SimConfig {
             faults: FaultConfig::default(),
             password_threshold: Decimal::new(100_000, 2),
             password_delay_secs: 10,
+            wechat_auto_revoke_secs: 45,
             id_seed: 1,
             listen: None,
         })
@@ -149,6 +153,8 @@ struct FileConfig {
     password_threshold: String,
     #[serde(default = "default_password_delay")]
     password_delay_secs: u64,
+    #[serde(default = "default_auto_revoke")]
+    wechat_auto_revoke_secs: u64,
     #[serde(default = "default_id_seed")]
     id_seed: u64,
     #[serde(default)]
@@ -164,6 +170,10 @@ struct FileConfig {
 fn default_threshold() -> String {
     "1000.00".to_owned()
 }
+fn default_auto_revoke() -> u64 {
+    45
+}
+
 fn default_password_delay() -> u64 {
     10
 }
@@ -260,6 +270,7 @@ impl FileConfig {
             faults: self.faults,
             password_threshold,
             password_delay_secs: self.password_delay_secs,
+            wechat_auto_revoke_secs: self.wechat_auto_revoke_secs,
             id_seed: self.id_seed,
             listen: self.listen,
         })

@@ -91,6 +91,64 @@ pub struct FaultConfig {
     pub effect: EffectPolicy,
     /// Faults for the next calls, in order, before any random draw.
     pub script: Vec<Fault>,
+    /// Faults aimed at one call: the `nth` call of a kind (and provider,
+    /// and order) from when they were set. They win over the script and
+    /// the draws, and each fires once.
+    pub targets: Vec<Target>,
+}
+
+/// Which provider API a call is, read from the path (WeChat) or the
+/// `method` parameter (Alipay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallKind {
+    Pay,
+    Query,
+    Reverse,
+    Refund,
+    RefundQuery,
+    Close,
+    Bill,
+}
+
+/// A fault aimed at one call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub call: CallKind,
+    /// `wechat` or `alipay`; any when absent.
+    #[serde(default)]
+    pub provider: Option<crate::ledger::Provider>,
+    /// The merchant's `out_trade_no` the call names; any when absent.
+    #[serde(default)]
+    pub out_trade_no: Option<String>,
+    /// The matching call to hit, 1-based, counted from when it was set.
+    #[serde(default = "first")]
+    pub nth: u32,
+    pub fault: Fault,
+}
+
+fn first() -> u32 {
+    1
+}
+
+/// What the middleware read of a call: its kind, provider and order number.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CallInfo {
+    pub kind: Option<CallKind>,
+    pub provider: Option<crate::ledger::Provider>,
+    pub out_trade_no: Option<String>,
+}
+
+impl Target {
+    fn matches(&self, call: &CallInfo) -> bool {
+        call.kind == Some(self.call)
+            && self.provider.is_none_or(|p| call.provider == Some(p))
+            && self
+                .out_trade_no
+                .as_ref()
+                .is_none_or(|no| call.out_trade_no.as_ref() == Some(no))
+    }
 }
 
 impl FaultConfig {
@@ -119,6 +177,10 @@ pub struct Decision {
     pub call: u64,
     pub latency_ms: u64,
     pub fault: Fault,
+    /// The call's kind, when the middleware could tell.
+    pub kind: Option<CallKind>,
+    /// Whether a target aimed at this call chose the fault.
+    pub targeted: bool,
 }
 
 /// The log keeps the latest decisions only: enough to explain a test run, bounded for a long demo.
@@ -128,6 +190,8 @@ const DECISION_LOG_LIMIT: usize = 1000;
 pub struct FaultState {
     config: FaultConfig,
     script: VecDeque<Fault>,
+    /// Targets not fired yet, with the matching calls seen so far.
+    targets: Vec<(Target, u32)>,
     rng: SplitMix64,
     calls: u64,
     log: VecDeque<Decision>,
@@ -137,6 +201,7 @@ impl FaultState {
     pub fn new(config: FaultConfig) -> Self {
         FaultState {
             script: config.script.iter().copied().collect(),
+            targets: config.targets.iter().cloned().map(|t| (t, 0)).collect(),
             rng: SplitMix64::new(config.seed),
             config,
             calls: 0,
@@ -154,14 +219,47 @@ impl FaultState {
 
     /// Decides the next call's fault.
     pub fn decide(&mut self) -> Decision {
+        self.decide_for(&CallInfo::default())
+    }
+
+    /// Decides the fault of a call the middleware read: a target aimed at
+    /// it first, then the script, then the seeded draw.
+    pub fn decide_for(&mut self, call: &CallInfo) -> Decision {
         self.calls += 1;
-        let decision = match self.script.pop_front() {
-            Some(fault) => Decision {
+        let mut aimed = None;
+        for (index, (target, seen)) in self.targets.iter_mut().enumerate() {
+            if target.matches(call) {
+                *seen += 1;
+                if *seen >= target.nth && aimed.is_none() {
+                    aimed = Some(index);
+                }
+            }
+        }
+        let decision = match (aimed, self.script.pop_front()) {
+            (Some(index), unused) => {
+                if let Some(fault) = unused {
+                    self.script.push_front(fault);
+                }
+                let (target, _) = self.targets.remove(index);
+                Decision {
+                    call: self.calls,
+                    latency_ms: 0,
+                    fault: target.fault,
+                    kind: call.kind,
+                    targeted: true,
+                }
+            }
+            (None, Some(fault)) => Decision {
                 call: self.calls,
                 latency_ms: 0,
                 fault,
+                kind: call.kind,
+                targeted: false,
             },
-            None => self.draw(),
+            (None, None) => Decision {
+                kind: call.kind,
+                ..self.draw()
+            },
         };
         if self.log.len() == DECISION_LOG_LIMIT {
             self.log.pop_front();
@@ -212,6 +310,8 @@ impl FaultState {
             call: self.calls,
             latency_ms,
             fault,
+            kind: None,
+            targeted: false,
         }
     }
 }
@@ -222,7 +322,8 @@ pub(crate) async fn layer(
     request: Request,
     next: Next,
 ) -> Response {
-    let decision = sim.lock_faults().decide();
+    let (request, call) = read_call(request).await;
+    let decision = sim.lock_faults().decide_for(&call);
     if decision.fault != Fault::None {
         tracing::info!(call = decision.call, fault = ?decision.fault, latency_ms = decision.latency_ms, "injecting fault");
     }
@@ -281,6 +382,79 @@ pub(crate) async fn layer(
             .await
         }
         Fault::BadSignature => rewrite_body(next.run(request).await, corrupt_signature).await,
+    }
+}
+
+/// Bodies of provider calls are small; a larger one is passed on unread.
+const MAX_INSPECTED_BODY: usize = 1024 * 1024;
+
+/// Reads which call a request is (kind, provider, `out_trade_no`) and puts
+/// the body back for the handler.
+async fn read_call(request: Request) -> (Request, CallInfo) {
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_INSPECTED_BODY).await else {
+        return (
+            Request::from_parts(parts, Body::empty()),
+            CallInfo::default(),
+        );
+    };
+    let path = parts.uri.path();
+    let text = String::from_utf8_lossy(&bytes);
+    let call = if path.starts_with("/gateway.do") {
+        alipay_call(parts.uri.query().unwrap_or_default(), &text)
+    } else {
+        wechat_call(path, &text)
+    };
+    (Request::from_parts(parts, Body::from(bytes)), call)
+}
+
+fn wechat_call(path: &str, body: &str) -> CallInfo {
+    let kind = match path {
+        "/pay/micropay" => Some(CallKind::Pay),
+        "/pay/orderquery" => Some(CallKind::Query),
+        "/secapi/pay/reverse" => Some(CallKind::Reverse),
+        "/secapi/pay/refund" => Some(CallKind::Refund),
+        "/pay/refundquery" => Some(CallKind::RefundQuery),
+        "/pay/closeorder" => Some(CallKind::Close),
+        "/pay/downloadbill" => Some(CallKind::Bill),
+        _ => None,
+    };
+    let out_trade_no = crate::xml::parse(body)
+        .ok()
+        .and_then(|fields| fields.get("out_trade_no").cloned());
+    CallInfo {
+        kind,
+        provider: kind.map(|_| crate::ledger::Provider::Wechat),
+        out_trade_no,
+    }
+}
+
+fn alipay_call(query: &str, body: &str) -> CallInfo {
+    let pairs = |text: &str| crate::alipay::parse_urlencoded(text.as_bytes()).unwrap_or_default();
+    let params: std::collections::HashMap<String, String> =
+        pairs(query).into_iter().chain(pairs(body)).collect();
+    let kind = match params.get("method").map(String::as_str) {
+        Some("alipay.trade.pay") => Some(CallKind::Pay),
+        Some("alipay.trade.query") => Some(CallKind::Query),
+        Some("alipay.trade.cancel") => Some(CallKind::Reverse),
+        Some("alipay.trade.refund") => Some(CallKind::Refund),
+        Some("alipay.trade.fastpay.refund.query") => Some(CallKind::RefundQuery),
+        Some("alipay.trade.close") => Some(CallKind::Close),
+        Some("alipay.data.dataservice.bill.downloadurl.query") => Some(CallKind::Bill),
+        _ => None,
+    };
+    let out_trade_no = params
+        .get("biz_content")
+        .and_then(|biz| serde_json::from_str::<serde_json::Value>(biz).ok())
+        .and_then(|biz| {
+            biz.get("out_trade_no")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        });
+    CallInfo {
+        kind,
+        provider: kind.map(|_| crate::ledger::Provider::Alipay),
+        out_trade_no,
     }
 }
 

@@ -113,6 +113,8 @@ pub struct Trade {
     pub state: TradeState,
     pub refunds: Vec<Refund>,
     pub reverse_attempts: u32,
+    /// When WeChat revokes the trade if it is still unpaid (`None`: never).
+    pub auto_revoke_at: Option<DateTime<Utc>>,
 }
 
 impl Trade {
@@ -120,14 +122,39 @@ impl Trade {
         self.refunds.iter().map(|r| r.amount).sum()
     }
 
+    /// Moves a trade to where time has taken it: the customer's password
+    /// arrives at `confirm_at`; an unpaid WeChat trade is revoked by WeChat
+    /// at `auto_revoke_at`, whichever comes first.
     fn settle(&mut self, now: DateTime<Utc>) {
-        if let TradeState::Paying {
-            confirm_at: Some(at),
-        } = self.state
-            && at <= now
-        {
-            self.state = TradeState::Paid { paid_at: at };
+        let TradeState::Paying { confirm_at } = self.state else {
+            return;
+        };
+        let revoke_at = self.auto_revoke_at;
+        match (confirm_at, revoke_at) {
+            (Some(paid_at), _) if paid_at <= now && revoke_at.is_none_or(|r| paid_at < r) => {
+                self.state = TradeState::Paid { paid_at };
+            }
+            (_, Some(revoked_at)) if revoked_at <= now => {
+                self.state = TradeState::Closed {
+                    closed_at: revoked_at,
+                    by: ClosedBy::Reversal,
+                };
+            }
+            _ => {}
         }
+    }
+
+    /// Whether this trade used up its payment code: every trade but one the
+    /// provider refused before charging anything.
+    fn consumed_its_code(&self) -> bool {
+        !matches!(
+            self.state,
+            TradeState::Failed {
+                failure: PayFailure::InsufficientBalance
+                    | PayFailure::CodeExpired
+                    | PayFailure::CodeInvalid
+            }
+        )
     }
 }
 
@@ -167,6 +194,10 @@ pub struct PayPolicy {
     /// Amounts strictly above this need the password (protocols.md 2.2: "> 1000 CNY").
     pub password_threshold: Decimal,
     pub password_delay: Duration,
+    /// WeChat revokes an unpaid payment-code order by itself this long after
+    /// creation (WeChat POS guide, protocols.md: "revoked by WeChat 45 s
+    /// after creation"); `None` never.
+    pub wechat_auto_revoke: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -310,6 +341,18 @@ impl Ledger {
                     && t.out_trade_no == request.out_trade_no)
             });
         }
+        // A payment code pays once: WeChat answers AUTH_CODE_INVALID
+        // ("每个二维码仅限使用一次，请刷新再试"), Alipay
+        // ACQ.PAYMENT_AUTH_CODE_INVALID, whatever order or merchant tries it again.
+        let used = self.trades.iter_mut().any(|t| {
+            t.settle(now);
+            t.auth_code == request.auth_code
+                && t.out_trade_no != request.out_trade_no
+                && t.consumed_its_code()
+        });
+        if used {
+            return self.create_with(request, Scenario::CodeInvalid, policy, now);
+        }
         self.create(request, policy, now)
     }
 
@@ -331,7 +374,21 @@ impl Ledger {
                 secs: u64::try_from(policy.password_delay.num_seconds()).unwrap_or(0),
             };
         }
+        self.create_with(request, scenario, policy, now)
+    }
+
+    fn create_with(
+        &mut self,
+        request: PayRequest,
+        scenario: Scenario,
+        policy: &PayPolicy,
+        now: DateTime<Utc>,
+    ) -> (PayOutcome, Trade) {
         let (outcome, state) = first_answer(scenario, now);
+        let auto_revoke_at = match request.provider {
+            Provider::Wechat => policy.wechat_auto_revoke.map(|after| now + after),
+            Provider::Alipay => None,
+        };
         let trade_no = self.trade_no(request.provider, now);
         let buyer_id = self.buyer_id(request.provider);
         let trade = Trade {
@@ -351,6 +408,7 @@ impl Ledger {
             state,
             refunds: Vec::new(),
             reverse_attempts: 0,
+            auto_revoke_at,
         };
         self.trades.push(trade.clone());
         (outcome, trade)

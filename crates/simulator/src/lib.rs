@@ -139,6 +139,11 @@ impl Simulator {
                 password_delay: chrono::Duration::seconds(
                     i64::try_from(config.password_delay_secs).unwrap_or(i64::MAX / 1000),
                 ),
+                wechat_auto_revoke: (config.wechat_auto_revoke_secs > 0).then(|| {
+                    chrono::Duration::seconds(
+                        i64::try_from(config.wechat_auto_revoke_secs).unwrap_or(i64::MAX / 1000),
+                    )
+                }),
             },
             alipay_keys,
             ledger: Mutex::new(Ledger::new(config.id_seed)),

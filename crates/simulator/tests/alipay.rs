@@ -74,7 +74,8 @@ async fn an_unknown_app_and_an_unknown_method_are_refused() {
 async fn a_large_amount_is_pending_with_10003_until_the_password_arrives() {
     let sim = simulator();
     let router = sim.router();
-    let answer = ali_pay(&router, "ali-big", "1000.01", &ali_code(0, 0)).await;
+    let code = ali_code(0, 0);
+    let answer = ali_pay(&router, "ali-big", "1000.01", &code).await;
     assert_eq!(answer["code"], "10003");
     assert_eq!(answer["receipt_amount"], "0.00");
     assert_eq!(
@@ -82,7 +83,7 @@ async fn a_large_amount_is_pending_with_10003_until_the_password_arrives() {
         "WAIT_BUYER_PAY"
     );
     assert_eq!(
-        ali_pay(&router, "ali-big", "1000.01", &ali_code(0, 0)).await["code"],
+        ali_pay(&router, "ali-big", "1000.01", &code).await["code"],
         "10003"
     );
     sim.advance_clock(10);

@@ -254,3 +254,38 @@ async fn a_dropped_connection_sends_nothing_on_a_real_socket() {
     assert_eq!(log.len(), 3);
     running.shutdown().await;
 }
+
+/// A fault aimed at one call: the second WeChat query of one order answers
+/// 503; the pay call, the first query and the third go through, another
+/// order's queries are untouched, and the log says which call it hit.
+#[tokio::test]
+async fn a_target_hits_only_the_nth_call_of_its_kind_and_order() {
+    let sim = simulator();
+    let router = sim.router();
+    let faults: FaultConfig = serde_json::from_value(json!({
+        "targets": [{
+            "call": "query", "provider": "wechat", "out_trade_no": "aimed", "nth": 2,
+            "fault": { "kind": "http5xx" }
+        }]
+    }))
+    .expect("the documented JSON shape");
+    sim.set_faults(faults).unwrap();
+    assert_eq!(
+        wx_pay(&router, "aimed", "100", &wx_code(0, 0)).await["result_code"],
+        "SUCCESS"
+    );
+    assert_eq!(
+        wx_pay(&router, "other", "100", &wx_code(0, 0)).await["result_code"],
+        "SUCCESS"
+    );
+    assert_eq!(wx_query(&router, "aimed").await["trade_state"], "SUCCESS");
+    assert_eq!(wx_query(&router, "other").await["trade_state"], "SUCCESS");
+    let query = wx_signed_xml(wx_fields(&[("out_trade_no", "aimed")]), WxSignType::Md5);
+    let raw = send(&router, post("/pay/orderquery", "text/xml", query)).await;
+    assert_eq!(raw.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(wx_query(&router, "aimed").await["trade_state"], "SUCCESS");
+    let fired: Vec<_> = sim.fault_log().into_iter().filter(|d| d.targeted).collect();
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0].fault, Fault::Http5xx);
+    assert_eq!(fired[0].kind, Some(paycode_sim::faults::CallKind::Query));
+}

@@ -104,11 +104,12 @@ async fn a_paid_order_resubmitted_answers_orderpaid_and_is_charged_once() {
 async fn a_pending_order_resubmitted_with_other_parameters_is_out_trade_no_used() {
     let sim = simulator();
     let router = sim.router();
-    let first = wx_pay(&router, "wx-used", "100", &wx_code(2, 0)).await;
+    let code = wx_code(2, 0);
+    let first = wx_pay(&router, "wx-used", "100", &code).await;
     assert_eq!(first["err_code"], "USERPAYING");
-    let same = wx_pay(&router, "wx-used", "100", &wx_code(2, 0)).await;
+    let same = wx_pay(&router, "wx-used", "100", &code).await;
     assert_eq!(same["err_code"], "USERPAYING");
-    let different = wx_pay(&router, "wx-used", "101", &wx_code(2, 0)).await;
+    let different = wx_pay(&router, "wx-used", "101", &code).await;
     assert_eq!(different["err_code"], "OUT_TRADE_NO_USED");
 }
 
@@ -567,4 +568,68 @@ async fn a_service_provider_pays_for_its_sub_merchant_and_gets_its_bill() {
     .await;
     let bill = String::from_utf8(raw.body).unwrap();
     assert!(bill.contains("`1900000100,`1900000109,"), "{bill}");
+}
+
+/// WeChat: "每个二维码仅限使用一次，请刷新再试". A code that paid one order is
+/// refused under any other order number; the same order keeps its answer.
+#[tokio::test]
+async fn a_payment_code_pays_once() {
+    let sim = simulator();
+    let router = sim.router();
+    let code = wx_code(0, 0);
+    assert_eq!(
+        wx_pay(&router, "once-1", "100", &code).await["result_code"],
+        "SUCCESS"
+    );
+    let again = wx_pay(&router, "once-2", "100", &code).await;
+    assert_eq!(again["err_code"], "AUTH_CODE_INVALID", "{again:?}");
+    assert_eq!(
+        wx_pay(&router, "once-1", "100", &code).await["err_code"],
+        "ORDERPAID"
+    );
+    // A refusal before charging does not use the code up.
+    let poor = wx_code(3, 0);
+    assert_eq!(
+        wx_pay(&router, "poor-1", "100", &poor).await["err_code"],
+        "NOTENOUGH"
+    );
+    assert_eq!(
+        wx_pay(&router, "poor-2", "100", &poor).await["err_code"],
+        "NOTENOUGH"
+    );
+    let charged: Vec<_> = sim
+        .trades()
+        .into_iter()
+        .filter(|t| t.phase == "paid")
+        .map(|t| t.out_trade_no)
+        .collect();
+    assert_eq!(charged, ["once-1"]);
+}
+
+/// WeChat's POS guide: an unpaid payment-code order is revoked by WeChat 45 s
+/// after creation; a customer confirming later pays nothing.
+#[tokio::test]
+async fn an_unpaid_order_is_revoked_by_wechat_after_45_seconds() {
+    let sim = simulator();
+    let router = sim.router();
+    assert_eq!(
+        wx_pay(&router, "slow", "100", &wx_code(1, 50)).await["err_code"],
+        "USERPAYING"
+    );
+    assert_eq!(wx_query(&router, "slow").await["trade_state"], "USERPAYING");
+    sim.advance_clock(45);
+    assert_eq!(wx_query(&router, "slow").await["trade_state"], "REVOKED");
+    sim.advance_clock(10);
+    assert_eq!(
+        wx_query(&router, "slow").await["trade_state"],
+        "REVOKED",
+        "the late password pays nothing"
+    );
+    // One that pays in time stays paid.
+    assert_eq!(
+        wx_pay(&router, "quick", "100", &wx_code(1, 20)).await["err_code"],
+        "USERPAYING"
+    );
+    sim.advance_clock(60);
+    assert_eq!(wx_query(&router, "quick").await["trade_state"], "SUCCESS");
 }

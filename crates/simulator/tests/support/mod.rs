@@ -24,14 +24,21 @@ pub fn simulator() -> Simulator {
     Simulator::new(SimConfig::example().expect("example config")).expect("simulator starts")
 }
 
-/// A WeChat payment code with scenario markers: `13` + SS + NN + 12 digits.
-pub fn wx_code(scenario: u8, param: u8) -> String {
-    format!("13{scenario:02}{param:02}123456789012")
+/// A fresh serial per code: a payment code pays once, as the wallets'
+/// codes do, so every call makes a code no trade has used yet.
+fn serial() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-/// An Alipay payment code with scenario markers: `28` + SS + NN + 14 digits.
+/// A fresh WeChat payment code with scenario markers: `13` + SS + NN + 12 digits.
+pub fn wx_code(scenario: u8, param: u8) -> String {
+    format!("13{scenario:02}{param:02}{:012}", serial())
+}
+
+/// A fresh Alipay payment code with scenario markers: `28` + SS + NN + 14 digits.
 pub fn ali_code(scenario: u8, param: u8) -> String {
-    format!("28{scenario:02}{param:02}12345678901234")
+    format!("28{scenario:02}{param:02}{:014}", serial())
 }
 
 pub struct Raw {
