@@ -338,3 +338,34 @@ async fn a_paid_answer_that_arrives_after_the_reversal_is_kept_and_flagged() {
         .collect();
     assert_eq!(phases, ["reversed"], "paid, then refunded by the reverse");
 }
+
+/// A deadline past WeChat's 45 s: WeChat revokes the unpaid order itself,
+/// and paycode's next query finds it REVOKED. That is its own fact
+/// (`PaymentClosedByProvider`), not a reversal paycode asked for: the order
+/// ends FAILED (nothing owed) and the cashier may try a new code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trade_wechat_revoked_by_itself_ends_failed_and_can_be_retried() {
+    let world = World::start_with(|config| config.policy.pay_deadline_secs = 50).await;
+    let (status, body) = world.pay("wx-auto", &wechat_code(2, 0, 950), "12.00").await;
+    assert_eq!((status, state(&body)), (201, "PAYING"), "{body}");
+    world.pass(50).await;
+    let (_, body) = world.get("/v1/payments/wx-auto").await;
+    assert_eq!(state(&body), "FAILED", "{body}");
+    assert_eq!(body["failure"]["code"], "REVOKED", "{body}");
+    let events = world.events("shop-a", "wx-auto").await;
+    assert!(
+        events.contains(&"PaymentClosedByProvider".to_owned()),
+        "{events:?}"
+    );
+    assert!(
+        !events.contains(&"ReversalRequested".to_owned()),
+        "{events:?}"
+    );
+    let (status, body) = world
+        .post(
+            "/v1/payments/wx-auto/attempts",
+            serde_json::json!({ "auth_code": wechat_code(0, 0, 951) }),
+        )
+        .await;
+    assert_eq!((status, state(&body)), (200, "SUCCESS"), "{body}");
+}
