@@ -6,10 +6,12 @@
 //! one function per call, each match exhaustive.
 
 use chrono::{DateTime, Utc};
-use paycode_domain::{PayOutcome, ProviderReply, RefundOutcome, ReversalOutcome, ReverseAction};
+use paycode_domain::{
+    Money, PayOutcome, ProviderReply, RefundOutcome, ReversalOutcome, ReverseAction,
+};
 use paycode_provider::{
-    PaidTrade, PayAnswer, QueryAnswer, RawOutcome, RefundAnswer, RefundQueryAnswer, ReverseAnswer,
-    ReverseEffect,
+    PaidTrade, PayAnswer, QueryAnswer, RawOutcome, RefundAnswer, RefundInfo, RefundQueryAnswer,
+    ReverseAnswer, ReverseEffect,
 };
 
 fn reply(raw: &RawOutcome) -> ProviderReply {
@@ -80,13 +82,43 @@ pub fn reverse(answer: &ReverseAnswer) -> (ReversalOutcome, ProviderReply) {
     }
 }
 
+/// An answer about a refund that names another amount than the one asked
+/// (WeChat `refund_fee`, Alipay `refund_amount`: both the requested amount)
+/// is about another refund, or something is badly wrong: never a fact about
+/// this one. A person must look, so it is recorded as abnormal.
+fn amount_mismatch(info: &RefundInfo, expected: Money) -> Option<(RefundOutcome, ProviderReply)> {
+    let reported = info.amount?;
+    if reported == expected {
+        return None;
+    }
+    Some((
+        RefundOutcome::Abnormal {
+            provider_refund_id: None,
+        },
+        ProviderReply::new(
+            "REFUND_AMOUNT_MISMATCH",
+            format!(
+                "the provider reports {} for a refund of {} ({})",
+                reported.to_yuan_string(),
+                expected.to_yuan_string(),
+                info.raw.code
+            ),
+        ),
+    ))
+}
+
 /// The answer to a refund call. Only a definite refusal frees the amount;
 /// an answer that does not confirm the refund was taken (timeout, dropped
 /// connection, 5xx, WeChat `SYSTEMERROR` / `BIZERR_NEED_RETRY`, a signature
 /// that did not verify) sends it again with the same number, which the
 /// providers refund once (WeChat: "retry with the same out_refund_no";
 /// Alipay: "重试时请务必保证退款请求号一致").
-pub fn refund(answer: &RefundAnswer) -> (RefundOutcome, ProviderReply) {
+pub fn refund(answer: &RefundAnswer, expected: Money) -> (RefundOutcome, ProviderReply) {
+    if let RefundAnswer::Succeeded(info) | RefundAnswer::Processing(info) = answer
+        && let Some(mismatch) = amount_mismatch(info, expected)
+    {
+        return mismatch;
+    }
     match answer {
         RefundAnswer::Succeeded(info) => (
             RefundOutcome::Succeeded {
@@ -106,7 +138,12 @@ pub fn refund(answer: &RefundAnswer) -> (RefundOutcome, ProviderReply) {
 }
 
 /// The answer to a refund query.
-pub fn refund_query(answer: &RefundQueryAnswer) -> (RefundOutcome, ProviderReply) {
+pub fn refund_query(answer: &RefundQueryAnswer, expected: Money) -> (RefundOutcome, ProviderReply) {
+    if let RefundQueryAnswer::Succeeded(info) | RefundQueryAnswer::Processing(info) = answer
+        && let Some(mismatch) = amount_mismatch(info, expected)
+    {
+        return mismatch;
+    }
     match answer {
         RefundQueryAnswer::Succeeded(info) => (
             RefundOutcome::Succeeded {

@@ -578,7 +578,7 @@ impl PaymentProcess {
                 let answer = self
                     .timed(client.kind(), "refund", client.refund(&request))
                     .await;
-                let (outcome, reply) = answers::refund(&answer);
+                let (outcome, reply) = answers::refund(&answer, request.refund_amount);
                 OrderCommand::RecordRefundResult {
                     out_refund_no,
                     outcome,
@@ -586,17 +586,17 @@ impl PaymentProcess {
                 }
             }
             Due::PollRefund { out_refund_no } => {
-                let provider_refund_no = order
+                let refund = order
                     .refund(&out_refund_no)
-                    .map_or_else(|| out_refund_no.clone(), |r| r.provider_refund_no.clone());
+                    .expect("a due refund exists on the order");
                 let request = RefundQueryRequest {
                     trade,
-                    out_refund_no: provider_refund_no,
+                    out_refund_no: refund.provider_refund_no.clone(),
                 };
                 let answer = self
                     .timed(client.kind(), "refund_query", client.refund_query(&request))
                     .await;
-                let (outcome, reply) = answers::refund_query(&answer);
+                let (outcome, reply) = answers::refund_query(&answer, refund.amount);
                 OrderCommand::RecordRefundPoll {
                     out_refund_no,
                     outcome,
@@ -645,7 +645,7 @@ impl PaymentProcess {
         let answer = self
             .timed(client.kind(), "refund", client.refund(&request))
             .await;
-        let (outcome, reply) = answers::refund(&answer);
+        let (outcome, reply) = answers::refund(&answer, request.refund_amount);
         tracing::info!(
             stream = stream.as_str(),
             merchant = %merchant,

@@ -89,8 +89,12 @@ pub struct BillRow {
     pub refund_id: Option<String>,
     /// 商户退款单号; `None` when empty or `0`.
     pub out_refund_no: Option<String>,
-    /// 退款金额; 0 when the set has no such column.
+    /// 退款金额: what was settled, the requested amount less non-recharge
+    /// coupons; 0 when the set has no such column.
     pub refund_fen: i64,
+    /// 申请退款金额: what the merchant asked to refund; `None` when the set
+    /// has no such column.
+    pub requested_refund_fen: Option<i64>,
     /// 退款状态: `SUCCESS`, `PROCESSING`, ...; empty on payment rows.
     pub refund_status: String,
 }
@@ -297,6 +301,7 @@ struct DetailColumns {
     refund_id: Option<usize>,
     out_refund_no: Option<usize>,
     refund: Option<usize>,
+    requested_refund: Option<usize>,
     refund_status: Option<usize>,
 }
 
@@ -333,6 +338,7 @@ impl DetailColumns {
             refund_id: position(&names, &["微信退款单号"]),
             out_refund_no: position(&names, &["商户退款单号"]),
             refund: position(&names, &["退款金额"]),
+            requested_refund: position(&names, &["申请退款金额"]),
             refund_status: position(&names, &["退款状态"]),
         })
     }
@@ -363,6 +369,7 @@ impl DetailColumns {
             refund_id: id(opt(self.refund_id)),
             out_refund_no: id(opt(self.out_refund_no)),
             refund_fen: self.refund.map(fen).transpose()?.unwrap_or(0),
+            requested_refund_fen: self.requested_refund.map(fen).transpose()?,
             refund_status: opt(self.refund_status).to_owned(),
         })
     }

@@ -145,7 +145,7 @@ fn render(bill: &Bill) -> String {
     for r in &bill.rows {
         let _ = writeln!(
             out,
-            "line {} {} {} {} mch {} sub {:?} trade {} type {} settled {} total {:?} refund {:?}/{:?} {} {:?}",
+            "line {} {} {} {} mch {} sub {:?} trade {} type {} settled {} total {:?} refund {:?}/{:?} {} of {:?} {:?}",
             r.line,
             r.time,
             r.out_trade_no,
@@ -159,6 +159,7 @@ fn render(bill: &Bill) -> String {
             r.refund_id,
             r.out_refund_no,
             r.refund_fen,
+            r.requested_refund_fen,
             r.refund_status,
         );
     }
@@ -181,11 +182,11 @@ fn an_all_bill_with_payments_refunds_and_a_reversal_parses_by_header_names() {
         &day_bill(),
         expect![[r#"
             Current layout, 5 rows
-            line 2 2026-11-20 02:00:01 UTC p1 SUCCESS mch 10000100 sub None trade 4200000001 type MICROPAY settled 1200 total Some(1200) refund None/None 0 ""
-            line 3 2026-11-20 02:05:00 UTC p2 SUCCESS mch 10000100 sub None trade 4200000002 type MICROPAY settled 880 total Some(880) refund None/None 0 ""
-            line 4 2026-11-20 03:00:00 UTC p1 REFUND mch 10000100 sub None trade 4200000001 type MICROPAY settled 0 total Some(0) refund Some("50300001")/Some("r1") 200 "SUCCESS"
-            line 5 2026-11-20 03:30:00 UTC p1 REFUND mch 10000100 sub None trade 4200000001 type MICROPAY settled 0 total Some(0) refund Some("50300002")/Some("r2") 100 "PROCESSING"
-            line 6 2026-11-20 04:00:00 UTC p2 REVOKED mch 10000100 sub None trade 4200000002 type MICROPAY settled 0 total Some(0) refund Some("50300003")/Some("p2") 880 "SUCCESS"
+            line 2 2026-11-20 02:00:01 UTC p1 SUCCESS mch 10000100 sub None trade 4200000001 type MICROPAY settled 1200 total Some(1200) refund None/None 0 of Some(0) ""
+            line 3 2026-11-20 02:05:00 UTC p2 SUCCESS mch 10000100 sub None trade 4200000002 type MICROPAY settled 880 total Some(880) refund None/None 0 of Some(0) ""
+            line 4 2026-11-20 03:00:00 UTC p1 REFUND mch 10000100 sub None trade 4200000001 type MICROPAY settled 0 total Some(0) refund Some("50300001")/Some("r1") 200 of Some(200) "SUCCESS"
+            line 5 2026-11-20 03:30:00 UTC p1 REFUND mch 10000100 sub None trade 4200000001 type MICROPAY settled 0 total Some(0) refund Some("50300002")/Some("r2") 100 of Some(100) "PROCESSING"
+            line 6 2026-11-20 04:00:00 UTC p2 REVOKED mch 10000100 sub None trade 4200000002 type MICROPAY settled 0 total Some(0) refund Some("50300003")/Some("p2") 880 of Some(880) "SUCCESS"
             summary BillSummary { trade_count: 5, settlement_total_fen: Some(2080), refund_total_fen: Some(1180), total_fen: Some(2080) }
         "#]],
     );
@@ -224,8 +225,8 @@ fn the_legacy_column_set_parses() {
         &text,
         expect![[r#"
             Legacy layout, 2 rows
-            line 2 2026-11-20 01:00:00 UTC p9 SUCCESS mch 10000100 sub Some("1900000109") trade 4200000009 type MICROPAY settled 300 total Some(300) refund None/None 0 ""
-            line 3 2026-11-20 01:30:00 UTC p9 REFUND mch 10000100 sub Some("1900000109") trade 4200000009 type MICROPAY settled 0 total Some(0) refund Some("50300009")/Some("r9") 100 "SUCCESS"
+            line 2 2026-11-20 01:00:00 UTC p9 SUCCESS mch 10000100 sub Some("1900000109") trade 4200000009 type MICROPAY settled 300 total Some(300) refund None/None 0 of None ""
+            line 3 2026-11-20 01:30:00 UTC p9 REFUND mch 10000100 sub Some("1900000109") trade 4200000009 type MICROPAY settled 0 total Some(0) refund Some("50300009")/Some("r9") 100 of None "SUCCESS"
             summary BillSummary { trade_count: 2, settlement_total_fen: Some(300), refund_total_fen: Some(100), total_fen: None }
         "#]],
     );

@@ -176,9 +176,14 @@ fn wechat_line(row: &wechat::BillRow) -> Result<BillLine, ReconciliationError> {
                 "PROCESSING" => LineStatus::Processing,
                 _ => LineStatus::Failed,
             };
+            // Compared on what was asked (申请退款金额), which is what paycode
+            // recorded; 退款金额 is less under non-recharge coupons and is
+            // what the summary adds up.
             (
                 LineKind::Refund,
-                row.refund_fen,
+                row.requested_refund_fen
+                    .filter(|f| *f > 0)
+                    .unwrap_or(row.refund_fen),
                 Some(reference(number, line)?),
                 status,
             )
@@ -206,7 +211,8 @@ fn wechat_line(row: &wechat::BillRow) -> Result<BillLine, ReconciliationError> {
     let compared = money(amount_fen, line, "the amount")?;
     let settled_amount = match kind {
         LineKind::Payment => settled(row.settlement_fen, compared, line)?,
-        LineKind::Refund | LineKind::Reversal => None,
+        LineKind::Refund => settled(row.refund_fen, compared, line)?,
+        LineKind::Reversal => None,
     };
     let raw_status = match kind {
         LineKind::Payment => row.trade_state.clone(),
@@ -276,4 +282,46 @@ fn alipay_line(row: &alipay::BillRow) -> Result<BillLine, ReconciliationError> {
         status: LineStatus::Succeeded,
         raw_status: row.business_type.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A refund of 10.00 on an order paid partly with a non-recharge coupon:
+    /// WeChat settles 8.00 (退款金额) of the 10.00 asked (申请退款金额). The
+    /// line compares the 10.00 paycode recorded and keeps 8.00 for the
+    /// summary (issue 12, finding 6).
+    #[test]
+    fn a_wechat_refund_row_is_compared_on_the_requested_amount() {
+        let row = wechat::BillRow {
+            line: 4,
+            time: chrono::DateTime::parse_from_rfc3339("2026-11-20T03:00:00Z")
+                .unwrap()
+                .to_utc(),
+            mch_id: "10000100".into(),
+            sub_mch_id: None,
+            transaction_id: "4200000001".into(),
+            out_trade_no: "p1".into(),
+            trade_type: "MICROPAY".into(),
+            trade_state: "REFUND".into(),
+            settlement_fen: 0,
+            total_fen: Some(0),
+            refund_id: Some("50300001".into()),
+            out_refund_no: Some("r1".into()),
+            refund_fen: 800,
+            requested_refund_fen: Some(1000),
+            refund_status: "SUCCESS".into(),
+        };
+        let line = wechat_line(&row).unwrap();
+        assert_eq!(line.amount, Money::parse("10.00").unwrap());
+        assert_eq!(line.settled_amount, Amount::from_fen(800));
+        let without_column = wechat::BillRow {
+            requested_refund_fen: None,
+            ..row
+        };
+        let line = wechat_line(&without_column).unwrap();
+        assert_eq!(line.amount, Money::parse("8.00").unwrap());
+        assert_eq!(line.settled_amount, None);
+    }
 }
