@@ -117,8 +117,12 @@ pub enum LineStatus {
     Succeeded,
     /// WeChat 退款状态 `PROCESSING`: frozen at bill time, never updated.
     Processing,
-    /// WeChat 退款状态 `REFUNDCLOSE` / `CHANGE` and the like.
+    /// WeChat 退款状态 `REFUNDCLOSE` and the like.
     Failed,
+    /// WeChat 退款状态 `CHANGE`: the refund could not reach the customer (a
+    /// closed or frozen card) and the money went back to the merchant's
+    /// account; someone must refund the customer another way.
+    Abnormal,
 }
 
 /// One detail row of a bill.

@@ -434,6 +434,16 @@ impl<'a> Run<'a> {
 
     fn settle_refund(&mut self, entry: &LedgerEntry, refund: &LedgerRefund, line: &BillLine) {
         let target = Target::refund(entry, refund);
+        if line.status == LineStatus::Abnormal {
+            // Never matched away: the money is back with the merchant and the
+            // customer still waits, whatever our books say.
+            let detail = format!(
+                "bill says {:?}: the refund did not reach the customer and the money went back to the merchant account; refund by hand",
+                line.raw_status
+            );
+            self.report(DiscrepancyKind::RefundAbnormal, target, &[line], detail);
+            return;
+        }
         let amount_ok = line.amount == refund.amount;
         if !amount_ok {
             self.report(

@@ -36,6 +36,10 @@ pub enum DiscrepancyKind {
     PaidAfterReversal,
     /// The bill's summary disagrees with its own lines.
     SummaryMismatch,
+    /// The bill shows a refund that did not reach the customer (WeChat
+    /// `CHANGE`): whatever the ledger says, a person must refund by hand and
+    /// resolve this discrepancy.
+    RefundAbnormal,
 }
 
 impl DiscrepancyKind {
@@ -48,6 +52,7 @@ impl DiscrepancyKind {
             DiscrepancyKind::DuplicateInBill => "DUPLICATE_IN_BILL",
             DiscrepancyKind::PaidAfterReversal => "PAID_AFTER_REVERSAL",
             DiscrepancyKind::SummaryMismatch => "SUMMARY_MISMATCH",
+            DiscrepancyKind::RefundAbnormal => "REFUND_ABNORMAL",
         }
     }
 }

@@ -245,3 +245,38 @@ fn a_reversal_days_after_a_payment_we_did_not_know_of_is_not_carried() {
     assert_eq!(report.matched_payments.len(), 1);
     assert!(report.discrepancies.is_empty() && report.carried_over.is_empty());
 }
+
+/// WeChat `CHANGE`: the bill shows a refund that did not reach the customer.
+/// Whether the ledger holds it as failed, pending or succeeded, the line is
+/// a discrepancy of its own kind, never matched away (issue 12, finding 3).
+#[test]
+fn a_change_refund_row_is_always_a_refund_abnormal_discrepancy() {
+    for state in [
+        RefundState::Failed,
+        RefundState::Pending,
+        RefundState::Succeeded,
+    ] {
+        let entry = with_refund(
+            paid("T1", "10.00", at("09:00:00")),
+            "R1",
+            "4.00",
+            state,
+            at("10:00:00"),
+        );
+        let change = wx_refund(2, "T1", "R1", "4.00", "CHANGE");
+        let report = reconcile(
+            &scope(Provider::Wechatpay, DAY),
+            &bill(vec![wx_paid(1, "T1", "10.00"), change]),
+            std::slice::from_ref(&entry),
+            &[],
+            &Config::default(),
+        )
+        .unwrap();
+        let kinds: Vec<_> = report.discrepancies.iter().map(|d| d.kind).collect();
+        assert!(
+            kinds.contains(&DiscrepancyKind::RefundAbnormal),
+            "{state:?}: {kinds:?}"
+        );
+        assert!(report.matched_refunds.is_empty(), "{state:?}");
+    }
+}

@@ -233,3 +233,76 @@ async fn fifty_concurrent_refunds_never_refund_more_than_was_paid() {
         "{order}"
     );
 }
+
+/// WeChat `CHANGE` (the bank refused the refund; the money went back to
+/// the merchant account) and `REFUNDCLOSE`. CHANGE is ABNORMAL: the amount
+/// stays reserved and the order goes to a person, who records the outcome;
+/// REFUNDCLOSE is a definite failure that frees the amount.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wechat_refund_that_ends_change_waits_for_a_person_and_refundclose_frees_the_amount() {
+    let world = World::start().await;
+    paid(&world, "wx-change", &wechat_code(11, 20, 640), "10.00").await;
+    let (status, body) = world
+        .post("/v1/payments/wx-change/refunds", refund_body("r", "6.00"))
+        .await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (201, Some("PROCESSING")),
+        "{body}"
+    );
+    world.pass(60).await;
+    let (_, refund) = world.get("/v1/payments/wx-change/refunds/r").await;
+    assert_eq!(refund["state"], "ABNORMAL", "{refund}");
+    let (_, order) = world.get("/v1/payments/wx-change").await;
+    assert_eq!(order["needs_attention"], true, "{order}");
+    assert_eq!(order["refunded_amount"], "0.00", "{order}");
+    let (status, body) = world
+        .post("/v1/payments/wx-change/refunds", refund_body("r2", "4.01"))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("REFUND_EXCEEDS_PAID_AMOUNT")),
+        "{body}"
+    );
+    assert_eq!(world.service.process.manual_queue_size(), 1);
+    let stream = paycode_app::OrderService::stream(
+        &paycode_domain::MerchantId::parse("shop-a").unwrap(),
+        &paycode_domain::OutTradeNo::parse("wx-change").unwrap(),
+    );
+    world
+        .service
+        .process
+        .resolve_refund(
+            &stream,
+            paycode_domain::OutRefundNo::parse("r").unwrap(),
+            "ops-anna".into(),
+            "paid back by bank transfer".into(),
+            paycode_domain::RefundResolution::Refunded,
+        )
+        .await
+        .expect("resolved");
+    let (_, order) = world.get("/v1/payments/wx-change").await;
+    assert_eq!(order["needs_attention"], false, "{order}");
+    assert_eq!(order["refunded_amount"], "6.00", "{order}");
+    assert_eq!(
+        world.service.process.manual_queue_size(),
+        0,
+        "the gauge follows at once"
+    );
+
+    paid(&world, "wx-close", &wechat_code(12, 20, 641), "10.00").await;
+    world
+        .post("/v1/payments/wx-close/refunds", refund_body("r", "6.00"))
+        .await;
+    world.pass(60).await;
+    let (_, refund) = world.get("/v1/payments/wx-close/refunds/r").await;
+    assert_eq!(refund["state"], "FAILED", "{refund}");
+    assert_eq!(refund["failure"]["code"], "REFUNDCLOSE", "{refund}");
+    let (status, body) = world
+        .post("/v1/payments/wx-close/refunds", refund_body("r2", "10.00"))
+        .await;
+    assert_eq!(
+        status, 201,
+        "the closed refund's amount is free again: {body}"
+    );
+}

@@ -118,6 +118,8 @@ enum EntryKind {
         out_refund_no: String,
         refund_id: String,
         succeeded_at: Option<DateTime<Utc>>,
+        /// WeChat 退款状态 at bill time.
+        status: &'static str,
     },
     Reversal {
         reversal_id: String,
@@ -201,6 +203,7 @@ fn trade_entries(
                     out_refund_no,
                     refund_id,
                     succeeded_at,
+                    status: refund.wechat_status(now),
                 },
                 at,
                 refund.amount,
@@ -522,18 +525,14 @@ fn wx_line(row: &Entry) -> WxLine {
             out_refund_no,
             refund_id,
             succeeded_at,
+            status,
         } => {
-            let status = if succeeded_at.is_some() {
-                "SUCCESS"
-            } else {
-                "PROCESSING"
-            };
             refund(
                 &mut line,
                 "REFUND",
                 refund_id,
                 out_refund_no,
-                status,
+                *status,
                 succeeded_at.map(beijing_dashed).unwrap_or_default(),
             );
         }

@@ -52,7 +52,7 @@ pub struct RefundView {
     pub out_refund_no: String,
     pub refund_id: String,
     pub amount: String,
-    /// `PROCESSING` or `SUCCESS`.
+    /// `PROCESSING`, `SUCCESS`, or (WeChat scenarios 11 and 12) `CHANGE` / `REFUNDCLOSE`.
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub settles_at: DateTime<Utc>,
@@ -95,12 +95,7 @@ fn view(trade: &Trade, now: DateTime<Utc>) -> TradeView {
                 out_refund_no: r.out_refund_no.clone(),
                 refund_id: r.refund_id.clone(),
                 amount: to_yuan_string(r.amount),
-                status: if r.succeeded(now) {
-                    "SUCCESS"
-                } else {
-                    "PROCESSING"
-                }
-                .to_owned(),
+                status: r.wechat_status(now).to_owned(),
                 created_at: r.created_at,
                 settles_at: r.settles_at,
             })

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{beijing_compact, beijing_day};
 use crate::prng::SplitMix64;
-use crate::scenario::Scenario;
+use crate::scenario::{RefundEnd, Scenario};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -81,13 +81,27 @@ pub struct Refund {
     pub refund_id: String,
     pub amount: Decimal,
     pub created_at: DateTime<Utc>,
-    /// When the refund becomes SUCCESS; before that it is PROCESSING.
+    /// When the refund stops PROCESSING; `end` says how.
     pub settles_at: DateTime<Utc>,
+    pub end: RefundEnd,
 }
 
 impl Refund {
+    /// Whether the money reached the customer.
     pub fn succeeded(&self, now: DateTime<Utc>) -> bool {
-        now >= self.settles_at
+        now >= self.settles_at && self.end == RefundEnd::Success
+    }
+
+    /// WeChat's `refund_status` for it now.
+    pub fn wechat_status(&self, now: DateTime<Utc>) -> &'static str {
+        if now < self.settles_at {
+            return "PROCESSING";
+        }
+        match self.end {
+            RefundEnd::Success => "SUCCESS",
+            RefundEnd::Change => "CHANGE",
+            RefundEnd::Close => "REFUNDCLOSE",
+        }
     }
 }
 
@@ -166,6 +180,14 @@ pub enum TradeRef {
 }
 
 impl TradeRef {
+    /// Whether this reference names `trade`.
+    pub fn names(&self, trade: &Trade) -> bool {
+        match self {
+            TradeRef::OutTradeNo(no) => trade.out_trade_no == *no,
+            TradeRef::TradeNo(no) => trade.trade_no == *no,
+        }
+    }
+
     /// From the optional wire fields; `None` when neither is present.
     pub fn from_fields(out_trade_no: Option<&str>, trade_no: Option<&str>) -> Option<TradeRef> {
         let present = |v: Option<&str>| v.filter(|s| !s.is_empty()).map(str::to_owned);
@@ -510,9 +532,25 @@ impl Ledger {
         now: DateTime<Utc>,
     ) -> RefundOutcome {
         let refund_id = self.refund_id(provider, now);
+        // WeChat: out_refund_no is unique within the merchant account
+        // ("商户系统内部唯一"), so another order's number is refused. The
+        // exact answer is not documented; INVALID_REQUEST is the code WeChat
+        // gives for a refund request that conflicts with an earlier one.
+        let taken_elsewhere = provider == Provider::Wechat
+            && self.trades.iter().any(|t| {
+                t.provider == provider
+                    && t.merchant == merchant
+                    && !by.names(t)
+                    && t.refunds
+                        .iter()
+                        .any(|r| r.out_refund_no == request.out_refund_no)
+            });
         let Some(trade) = self.find(provider, merchant, by, now) else {
             return RefundOutcome::NotFound;
         };
+        if taken_elsewhere {
+            return RefundOutcome::Discordant(trade.clone());
+        }
         let paid_at = match trade.state {
             TradeState::Paid { paid_at } => paid_at,
             TradeState::Paying { .. }
@@ -547,12 +585,18 @@ impl Ledger {
             return refusal;
         }
         let processing = refund_delay(trade.scenario);
+        // Only WeChat refunds end CHANGE or REFUNDCLOSE here; Alipay's succeed.
+        let end = match (trade.scenario, provider) {
+            (Scenario::RefundProcessing { end, .. }, Provider::Wechat) => end,
+            _ => RefundEnd::Success,
+        };
         let refund = Refund {
             out_refund_no: request.out_refund_no,
             refund_id,
             amount: request.amount,
             created_at: now,
             settles_at: now + processing,
+            end,
         };
         trade.refunds.push(refund.clone());
         RefundOutcome::Accepted {
@@ -627,7 +671,7 @@ fn refund_refusal(
 /// How long a refund stays PROCESSING under a scenario.
 fn refund_delay(scenario: Scenario) -> Duration {
     match scenario {
-        Scenario::RefundProcessing { secs } => {
+        Scenario::RefundProcessing { secs, .. } => {
             Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000))
         }
         Scenario::PayNow

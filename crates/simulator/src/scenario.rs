@@ -30,8 +30,27 @@ pub enum Scenario {
     ReverseRetry { times: u32 },
     /// Pending for ever; every reversal answers "retry".
     ReverseAlwaysFails,
-    /// Paid at once; each refund stays PROCESSING for `secs` seconds of simulator clock.
-    RefundProcessing { secs: u64 },
+    /// Paid at once; each refund stays PROCESSING for `secs` seconds of
+    /// simulator clock, then ends as `end` says.
+    RefundProcessing {
+        secs: u64,
+        #[serde(default)]
+        end: RefundEnd,
+    },
+}
+
+/// How a WeChat refund ends once it stops PROCESSING (WeChat `refund_status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundEnd {
+    /// `SUCCESS`: the money reached the customer.
+    #[default]
+    Success,
+    /// `CHANGE`: the bank refused (card closed or frozen); the money went
+    /// back to the merchant account and must be refunded by hand.
+    Change,
+    /// `REFUNDCLOSE`: the refund was closed without refunding.
+    Close,
 }
 
 /// Defaults for a parameter of `00`, so that a marker without a parameter still means something.
@@ -103,6 +122,16 @@ pub const MARKERS: &[Marker] = &[
         parameter: "seconds (00 = 60)",
         meaning: "paid at once; refunds stay PROCESSING for NN seconds",
     },
+    Marker {
+        digits: "11",
+        parameter: "seconds (00 = 60)",
+        meaning: "paid at once; WeChat refunds stay PROCESSING for NN seconds, then CHANGE",
+    },
+    Marker {
+        digits: "12",
+        parameter: "seconds (00 = 60)",
+        meaning: "paid at once; WeChat refunds stay PROCESSING for NN seconds, then REFUNDCLOSE",
+    },
 ];
 
 impl Scenario {
@@ -140,6 +169,15 @@ impl Scenario {
             9 => Scenario::ReverseAlwaysFails,
             10 => Scenario::RefundProcessing {
                 secs: secs_or(DEFAULT_REFUND_PROCESSING_SECS),
+                end: RefundEnd::Success,
+            },
+            11 => Scenario::RefundProcessing {
+                secs: secs_or(DEFAULT_REFUND_PROCESSING_SECS),
+                end: RefundEnd::Change,
+            },
+            12 => Scenario::RefundProcessing {
+                secs: secs_or(DEFAULT_REFUND_PROCESSING_SECS),
+                end: RefundEnd::Close,
             },
             _ => Scenario::PayNow,
         }
@@ -184,7 +222,10 @@ mod tests {
         );
         assert_eq!(
             Scenario::from_auth_code("131030123456789012"),
-            Scenario::RefundProcessing { secs: 30 }
+            Scenario::RefundProcessing {
+                secs: 30,
+                end: RefundEnd::Success
+            }
         );
         assert_eq!(
             Scenario::from_auth_code("139900123456789012"),
@@ -196,7 +237,7 @@ mod tests {
     #[test]
     fn the_marker_table_lists_every_scenario_number() {
         let table = marker_table();
-        for n in 0..=10 {
+        for n in 0..=12 {
             assert!(table.contains(&format!("  {n:02}  ")), "{n:02} missing");
         }
     }

@@ -562,7 +562,6 @@ fn do_refundquery(sim: &Shared, req: &Req<'_>, now: DateTime<Utc>) -> Reply {
     ];
     for (n, &i) in indexes.iter().enumerate() {
         let refund = &trade.refunds[i];
-        let done = refund.succeeded(now);
         fields.push(text(
             &format!("out_refund_no_{n}"),
             refund.out_refund_no.clone(),
@@ -572,14 +571,14 @@ fn do_refundquery(sim: &Shared, req: &Req<'_>, now: DateTime<Utc>) -> Reply {
         fields.push(int(&format!("refund_fee_{n}"), to_fen(refund.amount)));
         fields.push(text(
             &format!("refund_status_{n}"),
-            if done { "SUCCESS" } else { "PROCESSING" },
+            refund.wechat_status(now),
         ));
         fields.push(text(
             &format!("refund_account_{n}"),
             "REFUND_SOURCE_UNSETTLED_FUNDS",
         ));
         fields.push(text(&format!("refund_recv_accout_{n}"), "支付用户的零钱"));
-        if done {
+        if refund.succeeded(now) {
             fields.push(text(
                 &format!("refund_success_time_{n}"),
                 beijing_dashed(refund.settles_at),

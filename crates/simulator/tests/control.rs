@@ -50,7 +50,7 @@ async fn trades_list_shows_state_amounts_and_refunds() {
     assert_eq!(trade["provider_state"], "REFUND");
     assert_eq!(
         trade["scenario"],
-        json!({"kind": "refund_processing", "secs": 60})
+        json!({"kind": "refund_processing", "secs": 60, "end": "success"})
     );
     assert_eq!(trade["refunds"][0]["status"], "PROCESSING");
     assert_eq!(trade["refunded"], "0.50");
@@ -109,7 +109,7 @@ async fn a_scenario_set_for_an_order_number_applies_to_its_payment() {
             .is_client_error()
     );
     let (_, markers) = call(&router, "GET", "/_sim/scenarios", None).await;
-    assert_eq!(markers["markers"].as_array().unwrap().len(), 11);
+    assert_eq!(markers["markers"].as_array().unwrap().len(), 13);
 }
 
 #[tokio::test]

@@ -633,3 +633,44 @@ async fn an_unpaid_order_is_revoked_by_wechat_after_45_seconds() {
     sim.advance_clock(60);
     assert_eq!(wx_query(&router, "quick").await["trade_state"], "SUCCESS");
 }
+
+/// WeChat: `out_refund_no` is unique within the merchant account
+/// ("商户系统内部唯一"): another order of the same merchant cannot use it.
+#[tokio::test]
+async fn a_refund_number_belongs_to_one_order_of_the_merchant() {
+    let sim = simulator();
+    let router = sim.router();
+    wx_pay(&router, "rn-1", "1000", &wx_code(0, 0)).await;
+    wx_pay(&router, "rn-2", "1000", &wx_code(0, 0)).await;
+    assert_eq!(
+        refund(&router, "rn-1", "1", "1000", "100").await["result_code"],
+        "SUCCESS"
+    );
+    let other = refund(&router, "rn-2", "1", "1000", "100").await;
+    assert_eq!(other["err_code"], "INVALID_REQUEST", "{other:?}");
+    assert_eq!(
+        refund(&router, "rn-2", "2", "1000", "100").await["result_code"],
+        "SUCCESS"
+    );
+}
+
+/// Scenarios 11 and 12: a refund that stays PROCESSING, then ends CHANGE
+/// (the money back at the merchant) or REFUNDCLOSE.
+#[tokio::test]
+async fn refunds_can_end_change_or_refundclose() {
+    let sim = simulator();
+    let router = sim.router();
+    for (no, scenario, end) in [("rc-change", 11, "CHANGE"), ("rc-close", 12, "REFUNDCLOSE")] {
+        wx_pay(&router, no, "1000", &wx_code(scenario, 10)).await;
+        assert_eq!(
+            refund(&router, no, &format!("{no}-r"), "1000", "100").await["result_code"],
+            "SUCCESS"
+        );
+        let fields = wx_fields(&[("out_refund_no", &format!("{no}-r"))]);
+        let query = wx_call(&router, "/pay/refundquery", fields.clone()).await;
+        assert_eq!(query["refund_status_0"], "PROCESSING");
+        sim.advance_clock(10);
+        let query = wx_call(&router, "/pay/refundquery", fields).await;
+        assert_eq!(query["refund_status_0"], end);
+    }
+}

@@ -174,6 +174,7 @@ fn wechat_line(row: &wechat::BillRow) -> Result<BillLine, ReconciliationError> {
             let status = match row.refund_status.as_str() {
                 "SUCCESS" => LineStatus::Succeeded,
                 "PROCESSING" => LineStatus::Processing,
+                "CHANGE" => LineStatus::Abnormal,
                 _ => LineStatus::Failed,
             };
             // Compared on what was asked (申请退款金额), which is what paycode

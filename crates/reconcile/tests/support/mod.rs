@@ -90,6 +90,7 @@ pub fn wx_refund(
     line.status = match status {
         "SUCCESS" => LineStatus::Succeeded,
         "PROCESSING" => LineStatus::Processing,
+        "CHANGE" => LineStatus::Abnormal,
         _ => LineStatus::Failed,
     };
     line
