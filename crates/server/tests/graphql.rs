@@ -100,7 +100,7 @@ const ORDER_QUERY: &str = r#"{ order(merchant: "demo", outTradeNo: "ali-refunded
     id merchant outTradeNo status provider amount refunded subject storeId terminalId
     providerOrderNo providerTradeNo createdAt paidAt updatedAt needsAttention
     refunds { outRefundNo amount state providerRefundId reason requestedBy requestedAt }
-    history { position version eventType at providerCode providerMessage by command } } }"#;
+    history { position version eventType at providerCode providerMessage by command outRefundNo providerRefundNo amount refundState } } }"#;
 
 #[tokio::test]
 async fn queries_from_the_recorded_log_match_the_golden_answers() {

@@ -207,6 +207,33 @@ pub struct HistoryEntry {
     pub by: Option<String>,
     /// The command that produced it.
     pub command: Option<String>,
+    /// For refund events: the till's refund number.
+    pub out_refund_no: Option<String>,
+    /// For a refund request: the number the provider knows it by.
+    pub provider_refund_no: Option<String>,
+    /// The amount the event names (a refund request's), as a decimal string.
+    pub amount: Option<String>,
+    /// For refund events: the state the refund is in after it (`REQUESTED`,
+    /// `PROCESSING`, `SUCCEEDED`, `FAILED`, `UNKNOWN`, `ABNORMAL`).
+    pub refund_state: Option<String>,
+}
+
+/// The state a refund event leaves its refund in.
+fn refund_state_after(event_type: &str, data: &serde_json::Value) -> Option<&'static str> {
+    Some(match event_type {
+        "RefundRequested" | "RefundRetried" => "REQUESTED",
+        "RefundProcessingReported" => "PROCESSING",
+        "RefundSucceeded" => "SUCCEEDED",
+        "RefundFailed" => "FAILED",
+        "RefundNotConfirmed" => "UNKNOWN",
+        "RefundAbnormal" => "ABNORMAL",
+        "RefundResolved" => match data["resolution"].as_str() {
+            Some("refunded") => "SUCCEEDED",
+            Some("not_refunded") => "FAILED",
+            _ => "REQUESTED",
+        },
+        _ => return None,
+    })
 }
 
 impl HistoryEntry {
@@ -224,6 +251,10 @@ impl HistoryEntry {
             provider_message: text(&data["reply"]["message"]),
             by: text(&data["by"]),
             command: text(&metadata["command"]),
+            out_refund_no: text(&data["out_refund_no"]),
+            provider_refund_no: text(&data["provider_refund_no"]),
+            amount: text(&data["amount"]),
+            refund_state: refund_state_after(&event.event_type, &data).map(str::to_owned),
         }
     }
 }
