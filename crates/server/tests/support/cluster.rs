@@ -79,6 +79,11 @@ reversal_backoff_base_secs = 1
 reversal_backoff_cap_secs = 2
 reversal_max_attempts = 8
 wechat_min_reverse_after_pay_secs = 1
+refund_retry_after_secs = 2
+refund_resend_base_secs = 1
+refund_resend_cap_secs = 2
+refund_poll_base_secs = 1
+refund_poll_cap_secs = 2
 [[merchants]]
 id = "shop"
 api_keys_sha256 = ["{key}"]
