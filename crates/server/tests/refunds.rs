@@ -80,12 +80,23 @@ async fn two_orders_refunded_under_the_same_till_number_get_a_refund_each() {
 }
 
 /// A refund call that fails in transport (before it reached the provider,
-/// or after the provider took it) or answers 5xx: the till hears 201 with
-/// the refund in flight, paycode sends it again under the same number, and
-/// the provider refunds exactly once.
+/// or after the provider took it; dropped or timed out), answers 5xx, or
+/// answers something that cannot be trusted: the till hears 201 with the
+/// refund UNKNOWN, paycode sends it again under the same number, and the
+/// provider refunds exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_call_that_fails_in_transport_is_sent_again_and_refunds_once() {
-    let world = World::start().await;
+    // Provider calls give up after 800 ms, so a held call times out quickly.
+    let world = World::start_with(|config| {
+        config.provider_http.total_timeout_ms = 800;
+        config.provider_http.connect_timeout_ms = 800;
+    })
+    .await;
+    let held = |effect_applied| Fault::Timeout {
+        ms: 1_600,
+        then: paycode_sim::AfterHold::Drop,
+        effect_applied,
+    };
     let faults = [
         (
             "before sending",
@@ -99,8 +110,11 @@ async fn a_refund_call_that_fails_in_transport_is_sent_again_and_refunds_once() 
                 effect_applied: true,
             },
         ),
+        ("timeout, not applied", held(false)),
+        ("timeout, applied", held(true)),
         ("HTTP 5xx", Fault::Http5xx),
         ("bad signature", Fault::BadSignature),
+        ("malformed", Fault::Malformed),
     ];
     let mut serial = 610;
     for (wallet, code) in [("wx", 0u8), ("ali", 1u8)] {
