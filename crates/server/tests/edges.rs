@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use paycode_sim::faults::{AfterHold, Fault, FaultConfig};
+use paycode_sim::faults::{AfterHold, Fault};
 use serde_json::Value;
 use support::{World, alipay_code, wechat_code};
 
@@ -39,18 +39,11 @@ async fn a_charge_settled_by_the_poll_while_the_pay_call_hangs_is_answered_succe
         ("wx-held", wechat_code(0, 0, 701)),
         ("ali-held", alipay_code(0, 0, 702)),
     ] {
-        world
-            .sim
-            .sim()
-            .set_faults(FaultConfig {
-                script: vec![Fault::Timeout {
-                    ms: CLIENT_TIMEOUT_MS * 3,
-                    then: AfterHold::Drop,
-                    effect_applied: true,
-                }],
-                ..FaultConfig::default()
-            })
-            .expect("faults are valid");
+        world.aim(Fault::Timeout {
+            ms: CLIENT_TIMEOUT_MS * 3,
+            then: AfterHold::Drop,
+            effect_applied: true,
+        });
         let paying = {
             let base = world.base.clone();
             let http = world.http.clone();
@@ -87,15 +80,11 @@ async fn a_charge_settled_by_the_poll_while_the_pay_call_hangs_is_answered_succe
             "{no}: the late pay answer is old news"
         );
         let trade_no = body["provider_trade_no"].as_str().expect("a trade number");
-        let phases: Vec<String> = world
-            .sim
-            .sim()
-            .trades()
-            .into_iter()
-            .filter(|t| t.trade_no == trade_no)
-            .map(|t| t.phase)
-            .collect();
-        assert_eq!(phases, ["paid"], "{no}: charged once, and kept");
+        assert_eq!(
+            world.sim_phases(trade_no),
+            ["paid"],
+            "{no}: charged once, and kept"
+        );
     }
 }
 
@@ -127,17 +116,6 @@ fn faults() -> [(&'static str, Fault); 5] {
     ]
 }
 
-fn aim(world: &World, fault: Fault) {
-    world
-        .sim
-        .sim()
-        .set_faults(FaultConfig {
-            script: vec![fault],
-            ..FaultConfig::default()
-        })
-        .expect("faults are valid");
-}
-
 /// One row of the matrix: the till's answer, the final state, and the
 /// simulator's phase for the order's trade.
 struct Row {
@@ -166,16 +144,16 @@ async fn run_case(world: &World, wallet: &str, call: Call, fault: Fault, serial:
         _ => alipay_code(scenario, param, 800 + serial),
     };
     if call == Call::Pay {
-        aim(world, fault);
+        world.aim(fault);
     }
     let (status, body) = world.pay(&no, &code, "10.00").await;
     let till = format!("{status} {}", state(&body));
     match call {
         Call::Pay => {}
-        Call::Query => aim(world, fault),
+        Call::Query => world.aim(fault),
         Call::Reverse => {
             world.pass(29).await;
-            aim(world, fault);
+            world.aim(fault);
         }
     }
     world.pass(90).await;
@@ -296,14 +274,11 @@ async fn a_paid_answer_that_arrives_after_the_reversal_is_kept_and_flagged() {
     assert_eq!((status, state(&body)), (201, "PAYING"), "{body}");
     world.pass(19).await;
     // The next provider call is the poll at +20 s, as the customer pays.
-    aim(
-        &world,
-        Fault::Timeout {
-            ms: 600,
-            then: AfterHold::Answer,
-            effect_applied: true,
-        },
-    );
+    world.aim(Fault::Timeout {
+        ms: 600,
+        then: AfterHold::Answer,
+        effect_applied: true,
+    });
     let cashier = async {
         tokio::time::sleep(Duration::from_millis(150)).await;
         world
@@ -328,15 +303,11 @@ async fn a_paid_answer_that_arrives_after_the_reversal_is_kept_and_flagged() {
     let trade_no = body["provider_trade_no"]
         .as_str()
         .expect("the late trade number");
-    let phases: Vec<String> = world
-        .sim
-        .sim()
-        .trades()
-        .into_iter()
-        .filter(|t| t.trade_no == trade_no)
-        .map(|t| t.phase)
-        .collect();
-    assert_eq!(phases, ["reversed"], "paid, then refunded by the reverse");
+    assert_eq!(
+        world.sim_phases(trade_no),
+        ["reversed"],
+        "paid, then refunded by the reverse"
+    );
 }
 
 /// A deadline past WeChat's 45 s: WeChat revokes the unpaid order itself,

@@ -5,7 +5,7 @@
 
 mod support;
 
-use paycode_sim::faults::{Fault, FaultConfig};
+use paycode_sim::faults::Fault;
 use serde_json::{Value, json};
 use support::{World, alipay_code, wechat_code};
 
@@ -127,14 +127,7 @@ async fn a_refund_call_that_fails_in_transport_is_sent_again_and_refunds_once() 
                 alipay_code(0, 0, serial)
             };
             let trade = paid(&world, &no, &auth, "10.00").await;
-            world
-                .sim
-                .sim()
-                .set_faults(FaultConfig {
-                    script: vec![fault],
-                    ..FaultConfig::default()
-                })
-                .expect("faults are valid");
+            world.aim(fault);
             let (status, body) = world
                 .post(
                     &format!("/v1/payments/{no}/refunds"),

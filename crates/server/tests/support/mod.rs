@@ -202,6 +202,29 @@ impl World {
     pub async fn head(&self) -> u64 {
         self.store.head().await.expect("head")
     }
+
+    /// Aims `fault` at the simulator's next provider call.
+    pub fn aim(&self, fault: paycode_sim::Fault) {
+        self.sim
+            .sim()
+            .set_faults(paycode_sim::FaultConfig {
+                script: vec![fault],
+                ..paycode_sim::FaultConfig::default()
+            })
+            .expect("faults are valid");
+    }
+
+    /// The simulator's phases (`paid`, `reversed`, ...) of the trade with
+    /// this provider trade number.
+    pub fn sim_phases(&self, trade_no: &str) -> Vec<String> {
+        self.sim
+            .sim()
+            .trades()
+            .into_iter()
+            .filter(|t| t.trade_no == trade_no)
+            .map(|t| t.phase)
+            .collect()
+    }
 }
 
 /// An 18-digit WeChat code selecting simulator scenario `scenario` with `param`.
