@@ -305,6 +305,13 @@ async fn a_cursor_from_another_scope_or_filter_is_refused() {
 #[tokio::test]
 async fn a_manual_resolution_answers_from_the_read_model_after_it_caught_up() {
     let w = world().await;
+    // The node's own view of the queue, as at start-up.
+    w.office
+        .process
+        .recover()
+        .await
+        .expect("the work list rebuilds");
+    assert_eq!(w.office.process.manual_queue_size(), 1);
     let (_, queue) = post(
         &w.router,
         Some("operator-demo"),
@@ -342,6 +349,8 @@ async fn a_manual_resolution_answers_from_the_read_model_after_it_caught_up() {
     )
     .await;
     assert_eq!(queue["data"]["manualInterventions"], json!([]));
+    // Through the payment process: the gauge follows without a restart.
+    assert_eq!(w.office.process.manual_queue_size(), 0);
     let (_, again) = post(&w.router, Some("operator-demo"), r#"mutation { resolveManually(merchant: "demo", outTradeNo: "ali-stuck", outcome: REVERSED, note: "twice") { position } }"#).await;
     assert_eq!(codes(&again), ["ORDER_NOT_NEEDING_ATTENTION"]);
 }
