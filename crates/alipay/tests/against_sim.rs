@@ -312,6 +312,7 @@ async fn partial_refunds_use_out_request_no_and_are_confirmed_by_query() {
     let query = |no: &str| RefundQueryRequest {
         trade: trade("A12"),
         out_refund_no: OutRefundNo::parse(no).unwrap(),
+        provider_refund_id: None,
     };
     let first = client.refund(&refund("R12a", "3.00")).await;
     assert!(
@@ -387,6 +388,7 @@ async fn a_refund_of_a_settled_trade_succeeds_at_once_with_fund_change() {
     let query = RefundQueryRequest {
         trade: trade("A17"),
         out_refund_no: OutRefundNo::parse("R17").unwrap(),
+        provider_refund_id: None,
     };
     assert!(matches!(
         client.refund_query(&query).await,

@@ -592,6 +592,7 @@ impl PaymentProcess {
                 let request = RefundQueryRequest {
                     trade,
                     out_refund_no: refund.provider_refund_no.clone(),
+                    provider_refund_id: refund.provider_refund_id.clone(),
                 };
                 let answer = self
                     .timed(client.kind(), "refund_query", client.refund_query(&request))

@@ -51,4 +51,7 @@ pub struct RefundRequest {
 pub struct RefundQueryRequest {
     pub trade: TradeRef,
     pub out_refund_no: OutRefundNo,
+    /// The provider's own id of the refund, once an answer named it (WeChat
+    /// `refund_id`; Alipay has none): asked by when known.
+    pub provider_refund_id: Option<String>,
 }

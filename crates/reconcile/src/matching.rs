@@ -986,6 +986,7 @@ fn matched(
         out_trade_no: entry.out_trade_no.clone(),
         out_refund_no: out_refund_no.cloned(),
         amount,
+        settled_amount: lines.iter().find_map(|line| line.settled_amount),
         bill_lines: lines.iter().map(|line| line.line).collect(),
     }
 }

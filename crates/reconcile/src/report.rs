@@ -122,6 +122,11 @@ pub struct Matched {
     pub out_trade_no: RefNo,
     pub out_refund_no: Option<RefNo>,
     pub amount: Money,
+    /// What the provider settled, when it differs from `amount`: a payment
+    /// or refund under a non-recharge coupon (WeChat 应结订单金额, 退款金额).
+    /// Matched on `amount`; the difference is the coupon's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled_amount: Option<Amount>,
     /// The bill lines matched: for a reversal, its payment line (when the bill
     /// has one) and its reversal line.
     pub bill_lines: Vec<u64>,

@@ -280,3 +280,38 @@ fn a_change_refund_row_is_always_a_refund_abnormal_discrepancy() {
         assert!(report.matched_refunds.is_empty(), "{state:?}");
     }
 }
+
+/// A refund under a non-recharge coupon: WeChat settles 3.20 of the 4.00
+/// asked. It matches on the 4.00 the ledger holds, and the report keeps
+/// the settled 3.20 beside it (issue 12, finding 6).
+#[test]
+fn a_coupon_refund_matches_on_the_amount_asked_and_shows_what_was_settled() {
+    let entry = with_refund(
+        paid("T1", "10.00", at("09:00:00")),
+        "R1",
+        "4.00",
+        RefundState::Succeeded,
+        at("10:00:00"),
+    );
+    let mut refund = wx_refund(2, "T1", "R1", "4.00", "SUCCESS");
+    refund.settled_amount = Some(total("3.20"));
+    let report = reconcile(
+        &scope(Provider::Wechatpay, DAY),
+        &bill(vec![wx_paid(1, "T1", "10.00"), refund]),
+        std::slice::from_ref(&entry),
+        &[],
+        &Config::default(),
+    )
+    .unwrap();
+    let amounts: Vec<_> = report
+        .discrepancies
+        .iter()
+        .filter(|d| d.kind == DiscrepancyKind::AmountMismatch)
+        .collect();
+    assert!(amounts.is_empty(), "{amounts:?}");
+    assert_eq!(report.matched_refunds.len(), 1);
+    assert_eq!(
+        report.matched_refunds[0].settled_amount,
+        Some(total("3.20"))
+    );
+}

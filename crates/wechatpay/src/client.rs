@@ -171,12 +171,18 @@ impl Provider for WechatPayClient {
     }
 
     async fn refund_query(&self, request: &RefundQueryRequest) -> RefundQueryAnswer {
-        // Asking by out_refund_no returns just that refund (protocols.md 1.9).
+        // Asking by WeChat's own refund_id once an answer named it, else by
+        // our out_refund_no: either returns just that refund (protocols.md
+        // 1.9), and the answer is still matched by out_refund_no_$n. Only
+        // one key is sent: WeChat's precedence among them is unconfirmed.
         let mut fields = self.common_fields();
-        fields.insert(
-            "out_refund_no".into(),
-            request.out_refund_no.as_str().into(),
-        );
+        match &request.provider_refund_id {
+            Some(refund_id) => fields.insert("refund_id".into(), refund_id.clone()),
+            None => fields.insert(
+                "out_refund_no".into(),
+                request.out_refund_no.as_str().into(),
+            ),
+        };
         response::map_refund_query(
             self.call("/pay/refundquery", fields).await,
             &request.out_refund_no,

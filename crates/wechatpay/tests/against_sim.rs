@@ -388,6 +388,7 @@ async fn partial_refunds_are_processing_then_succeed_and_an_excess_refund_fails(
     let query = |no: &str| RefundQueryRequest {
         trade: trade("W14"),
         out_refund_no: OutRefundNo::parse(no).unwrap(),
+        provider_refund_id: None,
     };
     assert!(matches!(
         client.refund_query(&query("R14a")).await,
@@ -398,6 +399,15 @@ async fn partial_refunds_are_processing_then_succeed_and_an_excess_refund_fails(
         panic!("succeeded")
     };
     assert_eq!(done.amount.map(|m| m.to_fen()), Some(300));
+    // Once WeChat's refund_id is known, the query asks by it.
+    let by_id = RefundQueryRequest {
+        provider_refund_id: info.provider_refund_id.clone(),
+        ..query("R14a")
+    };
+    assert!(matches!(
+        client.refund_query(&by_id).await,
+        RefundQueryAnswer::Succeeded(answer) if answer.provider_refund_id == info.provider_refund_id
+    ));
     assert!(
         matches!(
             client.refund(&refund("R14a", "3.00")).await,
