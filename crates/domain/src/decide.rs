@@ -683,6 +683,22 @@ fn record_refund(
     let refund = order
         .refund(out_refund_no)
         .ok_or(Rejection::RefundNotFound)?;
+    // The provider refunded after all what it had refused: a late fact
+    // (design.md 4.8), kept as abnormal so a person looks, since the amount
+    // it frees may already be promised to another refund.
+    if let (RefundState::Failed, RefundOutcome::Succeeded { provider_refund_id }) =
+        (refund.state, outcome)
+    {
+        return Ok(vec![OrderEvent::RefundAbnormal(RefundAbnormal {
+            out_refund_no: out_refund_no.clone(),
+            source,
+            provider_refund_id: provider_refund_id
+                .clone()
+                .or_else(|| refund.provider_refund_id.clone()),
+            reply: reply.clone(),
+            at: ctx.now,
+        })]);
+    }
     if !refund.state.is_open() {
         let repeats = matches!(
             (refund.state, outcome),

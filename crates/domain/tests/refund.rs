@@ -558,3 +558,43 @@ fn an_abnormal_refund_stays_reserved_until_a_person_resolves_it() {
         .when(resolve(RefundResolution::Refunded))
         .then_reject(Rejection::OrderNotNeedingAttention);
 }
+
+/// A refund the provider refused, then reports paid out after all (a late
+/// fact, design.md 4.8): kept as abnormal, reserved again, and a person
+/// looks, even when its amount was meanwhile promised to another refund.
+#[test]
+fn a_refused_refund_reported_paid_later_is_abnormal_and_flagged() {
+    let history = [
+        paid_wx(),
+        vec![
+            refund_requested("R1", "10.00", t0() + secs(60)),
+            refund_failed("R1", t0() + secs(61)),
+            refund_requested("R2", "10.00", t0() + secs(70)),
+        ],
+    ]
+    .concat();
+    let at = t0() + secs(90);
+    let order = given(history)
+        .at(at)
+        .when(OrderCommand::RecordRefundPoll {
+            out_refund_no: refund_no("R1"),
+            outcome: RefundOutcome::Succeeded {
+                provider_refund_id: Some("50301".into()),
+            },
+            reply: reply("SUCCESS", "OK"),
+        })
+        .then([OrderEvent::RefundAbnormal(RefundAbnormal {
+            out_refund_no: refund_no("R1"),
+            source: AnswerSource::Query,
+            provider_refund_id: Some("50301".into()),
+            reply: reply("SUCCESS", "OK"),
+            at,
+        })])
+        .unwrap();
+    assert!(order.needs_attention);
+    assert_eq!(
+        order.refund(&refund_no("R1")).unwrap().state,
+        RefundState::Abnormal
+    );
+    assert_eq!(order.refund_committed(), cny("20.00").amount());
+}
