@@ -5,16 +5,21 @@
 //! merchant's order answers 404, exactly like a missing one).
 //!
 //! Input is parsed here field by field, so every mistake gets its own
-//! stable code and nothing is appended for it. Errors leave through one
-//! conversion ([`ApiError`]): 4xx with `{"code", "message"}` for the
-//! caller's mistakes and the domain's rejections; 5xx only for our own
-//! faults, whose details go to the log and never into the body.
+//! stable code and nothing is appended for it. Bodies are strict: declared
+//! `application/json`, one JSON object, each key once, only the request's
+//! own fields. Errors leave through one conversion ([`ApiError`]): 4xx with
+//! `{"code", "message"}` for the caller's mistakes and the domain's
+//! rejections; 5xx only for our own faults, whose details go to the log and
+//! never into the body. Every code is listed, with its status, by
+//! [`error_codes`], which the OpenAPI document is written from.
 
+use std::cell::RefCell;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -22,11 +27,12 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use paycode_app::{AppError, Executed, NewRefund, OrderService, PaymentProcess, ProcessError};
 use paycode_domain::{
-    AuthCode, ManualReversalReason, MerchantId, Money, Order, OrderCommand, OutRefundNo,
+    AuthCode, IdError, ManualReversalReason, MerchantId, Money, Order, OrderCommand, OutRefundNo,
     OutTradeNo, Refund, RefundState, Rejection, RequestPayment,
 };
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
 
 use crate::config::KeyProblem;
 use crate::service::Service;
@@ -49,6 +55,12 @@ const PAYMENT_FIELDS: &[&str] = &[
     "terminal_id",
     "wait_seconds",
 ];
+
+/// The fields of `POST /v1/payments/{out_trade_no}/attempts`.
+const RETRY_FIELDS: &[&str] = &["auth_code", "wait_seconds"];
+
+/// The fields of `POST /v1/payments/{out_trade_no}/refunds`.
+const REFUND_FIELDS: &[&str] = &["out_refund_no", "amount", "reason"];
 
 /// Every route of this API, for the OpenAPI test: (method, path).
 pub const ROUTES: &[(&str, &str)] = &[
@@ -79,67 +91,152 @@ pub fn routes(service: Service) -> Router {
         .with_state(service)
 }
 
+/// The whole app's answers for what no route serves, as JSON like every
+/// other error: `ROUTE_NOT_FOUND` for a path, `METHOD_NOT_ALLOWED` (axum
+/// adds the `Allow` header) for a method. Applied to the assembled app,
+/// after the back office and the operations routes are merged in, because
+/// a method fallback reaches only the routes already added.
+pub fn json_fallbacks(app: Router) -> Router {
+    app.method_not_allowed_fallback(method_not_allowed)
+        .fallback(route_not_found)
+}
+
 /// Any path no route serves: JSON like every other error.
 pub async fn route_not_found() -> ApiError {
     ApiError::new(
-        StatusCode::NOT_FOUND,
-        "ROUTE_NOT_FOUND",
+        ErrorCode::RouteNotFound,
         "no such route; the POS API is described at /openapi.json",
     )
 }
 
 /// A known path with a method it does not take.
-async fn method_not_allowed() -> ApiError {
+pub async fn method_not_allowed() -> ApiError {
     ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "METHOD_NOT_ALLOWED",
+        ErrorCode::MethodNotAllowed,
         "this route does not take that method; see /openapi.json",
     )
 }
 
-/// Every code the POS API itself answers with, and its status. Together
-/// with the domain's rejections (`rejection_status`) and the identifier
-/// errors of the path and body (`ID_CODES`), this is every error code the
-/// API can emit: `error_codes()` lists them all, the OpenAPI document is
-/// written from that list, and `ApiError::new` refuses (in debug builds) a
-/// code that is not on it.
-pub const API_CODES: &[(&str, u16)] = &[
-    ("UNAUTHENTICATED", 401),
-    ("INVALID_API_KEY", 401),
-    ("API_KEY_REVOKED", 401),
-    ("MALFORMED_JSON", 400),
-    ("DUPLICATE_FIELD", 400),
-    ("UNKNOWN_FIELD", 400),
-    ("MISSING_FIELD", 400),
-    ("INVALID_FIELD", 400),
-    ("INVALID_AMOUNT", 400),
-    ("UNREADABLE_BODY", 400),
-    ("ROUTE_NOT_FOUND", 404),
-    ("METHOD_NOT_ALLOWED", 405),
-    ("CONCURRENT_UPDATE", 409),
-    ("BODY_TOO_LARGE", 413),
-    ("UNSUPPORTED_MEDIA_TYPE", 415),
-    ("PROVIDER_NOT_CONFIGURED", 422),
-    ("INTERNAL", 500),
+/// The codes the POS API answers with itself. The domain's rejections and
+/// the identifier errors bring their own codes; [`error_codes`] lists all
+/// three. A variant carries its status, so a code cannot be answered with
+/// a status the document does not give it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    Unauthenticated,
+    InvalidApiKey,
+    ApiKeyRevoked,
+    MalformedJson,
+    DuplicateField,
+    UnknownField,
+    MissingField,
+    InvalidField,
+    InvalidAmount,
+    UnreadableBody,
+    RouteNotFound,
+    MethodNotAllowed,
+    ConcurrentUpdate,
+    BodyTooLarge,
+    UnsupportedMediaType,
+    ProviderNotConfigured,
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, for the document and its test (which matches on each
+    /// without a wildcard, so a new variant must join this list).
+    pub const ALL: [ErrorCode; 17] = [
+        ErrorCode::Unauthenticated,
+        ErrorCode::InvalidApiKey,
+        ErrorCode::ApiKeyRevoked,
+        ErrorCode::MalformedJson,
+        ErrorCode::DuplicateField,
+        ErrorCode::UnknownField,
+        ErrorCode::MissingField,
+        ErrorCode::InvalidField,
+        ErrorCode::InvalidAmount,
+        ErrorCode::UnreadableBody,
+        ErrorCode::RouteNotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::ConcurrentUpdate,
+        ErrorCode::BodyTooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::ProviderNotConfigured,
+        ErrorCode::Internal,
+    ];
+
+    /// The stable code a client matches on. Never renamed, never reused.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::InvalidApiKey => "INVALID_API_KEY",
+            ErrorCode::ApiKeyRevoked => "API_KEY_REVOKED",
+            ErrorCode::MalformedJson => "MALFORMED_JSON",
+            ErrorCode::DuplicateField => "DUPLICATE_FIELD",
+            ErrorCode::UnknownField => "UNKNOWN_FIELD",
+            ErrorCode::MissingField => "MISSING_FIELD",
+            ErrorCode::InvalidField => "INVALID_FIELD",
+            ErrorCode::InvalidAmount => "INVALID_AMOUNT",
+            ErrorCode::UnreadableBody => "UNREADABLE_BODY",
+            ErrorCode::RouteNotFound => "ROUTE_NOT_FOUND",
+            ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ErrorCode::ConcurrentUpdate => "CONCURRENT_UPDATE",
+            ErrorCode::BodyTooLarge => "BODY_TOO_LARGE",
+            ErrorCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::ProviderNotConfigured => "PROVIDER_NOT_CONFIGURED",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+
+    /// 400 for input that can never succeed as sent, 401 for the key, 409
+    /// for a race worth retrying, 422 for a merchant that cannot take this
+    /// wallet, 500 for our own faults.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::Unauthenticated | ErrorCode::InvalidApiKey | ErrorCode::ApiKeyRevoked => {
+                StatusCode::UNAUTHORIZED
+            }
+            ErrorCode::MalformedJson
+            | ErrorCode::DuplicateField
+            | ErrorCode::UnknownField
+            | ErrorCode::MissingField
+            | ErrorCode::InvalidField
+            | ErrorCode::InvalidAmount
+            | ErrorCode::UnreadableBody => StatusCode::BAD_REQUEST,
+            ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::ConcurrentUpdate => StatusCode::CONFLICT,
+            ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::ProviderNotConfigured => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// The identifier errors a POS request can raise: those of the order and
+/// refund numbers (path or body) and of the payment code. `IdError` has no
+/// list of its own; the OpenAPI test matches on every variant without a
+/// wildcard, so a new one must be placed here or declared unreachable.
+pub const ID_ERRORS: [IdError; 3] = [
+    IdError::InvalidOutTradeNo,
+    IdError::InvalidOutRefundNo,
+    IdError::UnknownAuthCode,
 ];
 
-/// The identifier errors the path and body can raise (`IdError::code`).
-pub const ID_CODES: &[&str] = &[
-    "INVALID_OUT_TRADE_NO",
-    "INVALID_OUT_REFUND_NO",
-    "UNKNOWN_AUTH_CODE",
-];
-
-/// Every error code the POS API can answer with, and its HTTP status.
+/// Every error code the POS API can answer with, and its HTTP status: its
+/// own codes, the identifier errors, and every domain rejection.
 pub fn error_codes() -> Vec<(&'static str, u16)> {
-    let mut codes: Vec<(&'static str, u16)> = API_CODES.to_vec();
-    codes.extend(ID_CODES.iter().map(|code| (*code, 400)));
-    codes.extend(
-        Rejection::ALL
-            .iter()
-            .map(|r| (r.code(), rejection_status(*r).as_u16())),
-    );
-    codes
+    let own = ErrorCode::ALL
+        .iter()
+        .map(|code| (code.as_str(), code.status().as_u16()));
+    let ids = ID_ERRORS
+        .iter()
+        .map(|error| (error.code(), StatusCode::BAD_REQUEST.as_u16()));
+    let rejections = Rejection::ALL
+        .iter()
+        .map(|rejection| (rejection.code(), rejection_status(*rejection).as_u16()));
+    own.chain(ids).chain(rejections).collect()
 }
 
 /// An API error: status, stable code, human message.
@@ -151,29 +248,17 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        debug_assert!(
-            error_codes().contains(&(code, status.as_u16())),
-            "{code} ({status}) is not in the documented list of error codes"
-        );
+    fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError {
-            status,
-            code,
+            status: code.status(),
+            code: code.as_str(),
             message: message.into(),
         }
     }
 
-    fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, code, message)
-    }
-
     fn internal(error: &dyn std::error::Error) -> ApiError {
         tracing::error!(error = %error, source = ?error.source(), "internal error serving the POS API");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL",
-            "internal error; it has been logged",
-        )
+        ApiError::new(ErrorCode::Internal, "internal error; it has been logged")
     }
 }
 
@@ -184,17 +269,37 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> ApiError {
+        ApiError {
+            status: rejection_status(rejection),
+            code: rejection.code(),
+            message: rejection.to_string(),
+        }
+    }
+}
+
+impl From<IdError> for ApiError {
+    fn from(error: IdError) -> ApiError {
+        debug_assert!(
+            ID_ERRORS.contains(&error),
+            "{} is not in api::ID_ERRORS, so not in the OpenAPI document",
+            error.code()
+        );
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: error.code(),
+            message: error.to_string(),
+        }
+    }
+}
+
 impl From<AppError> for ApiError {
     fn from(error: AppError) -> ApiError {
         match error {
-            AppError::Rejected(rejection) => ApiError::new(
-                rejection_status(rejection),
-                rejection.code(),
-                rejection.to_string(),
-            ),
+            AppError::Rejected(rejection) => rejection.into(),
             AppError::Contended { .. } => ApiError::new(
-                StatusCode::CONFLICT,
-                "CONCURRENT_UPDATE",
+                ErrorCode::ConcurrentUpdate,
                 "the order is being changed by another request; try again",
             ),
             AppError::Corrupt { .. } | AppError::Store(_) => ApiError::internal(&error),
@@ -234,8 +339,7 @@ impl From<ProcessError> for ApiError {
     fn from(error: ProcessError) -> ApiError {
         match error {
             ProcessError::ProviderNotConfigured { provider, .. } => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "PROVIDER_NOT_CONFIGURED",
+                ErrorCode::ProviderNotConfigured,
                 format!(
                     "this merchant has no {provider} account; scan a code of a configured wallet"
                 ),
@@ -261,130 +365,205 @@ fn merchant(service: &Service, headers: &HeaderMap) -> Result<MerchantId, ApiErr
     };
     let (code, message) = match problem {
         KeyProblem::Missing => (
-            "UNAUTHENTICATED",
+            ErrorCode::Unauthenticated,
             "send the merchant API key as `Authorization: Bearer <key>`",
         ),
-        KeyProblem::Unknown => ("INVALID_API_KEY", "the API key is not known"),
-        KeyProblem::Revoked => ("API_KEY_REVOKED", "the API key was revoked"),
+        KeyProblem::Unknown => (ErrorCode::InvalidApiKey, "the API key is not known"),
+        KeyProblem::Revoked => (ErrorCode::ApiKeyRevoked, "the API key was revoked"),
     };
-    Err(ApiError::new(StatusCode::UNAUTHORIZED, code, message))
+    Err(ApiError::new(code, message))
+}
+
+/// The path's parameters. axum answers a parameter that is not UTF-8 once
+/// percent-decoded (`/v1/payments/%FF`) in plain text; here it is what it
+/// is, an invalid identifier, in JSON like every other error.
+fn path_params<T>(path: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+    let rejection = match path {
+        Ok(Path(params)) => return Ok(params),
+        Err(rejection) => rejection,
+    };
+    let key = if let PathRejection::FailedToDeserializePathParams(failed) = &rejection
+        && let ErrorKind::InvalidUtf8InPathParam { key } = failed.kind()
+    {
+        Some(key.as_str())
+    } else {
+        None
+    };
+    Err(match key {
+        Some("out_refund_no") => IdError::InvalidOutRefundNo.into(),
+        Some(_) => IdError::InvalidOutTradeNo.into(),
+        // A route and its handler disagree on the parameters: our fault.
+        None => ApiError::internal(&rejection),
+    })
+}
+
+/// The raw body, or why axum could not read it (too large, cut off).
+type RawBody = Result<Bytes, BytesRejection>;
+
+/// The body's bytes, or a JSON error for why they could not be read.
+fn read(raw: RawBody) -> Result<Bytes, ApiError> {
+    raw.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            ErrorCode::BodyTooLarge,
+            format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+        ),
+        _ => ApiError::new(
+            ErrorCode::UnreadableBody,
+            "the request body could not be read",
+        ),
+    })
+}
+
+/// Refuses a body not declared JSON (`application/json`, any case, with or
+/// without parameters such as `charset=utf-8`). A missing Content-Type is
+/// refused too: a form or a text body must not be read as JSON by luck.
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
+    if is_json {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the body as JSON with `Content-Type: application/json`",
+        ))
+    }
+}
+
+/// Parses one JSON object whose keys are unique at every depth. serde_json
+/// keeps the last of two equal keys silently, so
+/// `{"amount":"1.00","amount":"2.00"}` would charge 2.00; a body that says
+/// two things is refused instead. Malformed JSON is reported before a
+/// duplicate, a duplicate before a body that is not an object.
+fn unique_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let duplicate = RefCell::new(None);
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed = UniqueKeys(&duplicate)
+        .deserialize(&mut deserializer)
+        .and_then(|value| deserializer.end().map(|()| value));
+    match (parsed, duplicate.into_inner()) {
+        (Err(error), _) => Err(ApiError::new(
+            ErrorCode::MalformedJson,
+            format!("the body is not valid JSON: {error}"),
+        )),
+        (Ok(_), Some(key)) => Err(ApiError::new(
+            ErrorCode::DuplicateField,
+            format!("`{key}` appears more than once in one object"),
+        )),
+        (Ok(Value::Object(fields)), None) => Ok(fields),
+        (Ok(_), None) => Err(ApiError::new(
+            ErrorCode::MalformedJson,
+            "the body must be a JSON object",
+        )),
+    }
+}
+
+/// A JSON value, built like serde_json's own, that notes the first key it
+/// meets twice in one object (in `.0`) and reads on, so that malformed JSON
+/// later in the body still reports as malformed.
+#[derive(Clone, Copy)]
+struct UniqueKeys<'a>(&'a RefCell<Option<String>>);
+
+impl<'de> DeserializeSeed<'de> for UniqueKeys<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UniqueKeys<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::Number(value.into()))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::Number(value.into()))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(value).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(self)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut fields = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(self)?;
+            if fields.contains_key(&key) {
+                self.0.borrow_mut().get_or_insert(key.clone());
+            }
+            fields.insert(key, value);
+        }
+        Ok(Value::Object(fields))
+    }
+}
+
+/// Refuses every field the request does not take, naming them all.
+fn only_known(fields: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
+    let unknown: Vec<String> = fields
+        .keys()
+        .filter(|key| !allowed.contains(&key.as_str()))
+        .map(|key| format!("`{key}`"))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let known = match allowed {
+        [] => "it takes no fields".to_owned(),
+        _ => format!("it takes {}", allowed.join(", ")),
+    };
+    Err(ApiError::new(
+        ErrorCode::UnknownField,
+        format!("this request does not take {}; {known}", unknown.join(", ")),
+    ))
 }
 
 /// A JSON object body, field by field.
 struct Body(Map<String, Value>);
 
-/// The raw body, or why axum could not read it (too large, cut off).
-type RawBody = Result<Bytes, BytesRejection>;
-
-/// A JSON object whose keys must be unique: serde_json keeps the last of
-/// two equal keys silently, so `{"amount":"1.00","amount":"2.00"}` would
-/// charge 2.00. Nested values are kept as they are (no POS field is an object).
-struct UniqueKeys(Map<String, Value>);
-
-impl<'de> serde::Deserialize<'de> for UniqueKeys {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = UniqueKeys;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<UniqueKeys, A::Error> {
-                let mut fields = Map::new();
-                while let Some((key, value)) = map.next_entry::<String, Value>()? {
-                    if fields.contains_key(&key) {
-                        return Err(serde::de::Error::custom(format!("{DUPLICATE}{key}")));
-                    }
-                    fields.insert(key, value);
-                }
-                Ok(UniqueKeys(fields))
-            }
-        }
-        deserializer.deserialize_map(Visitor)
-    }
-}
-
-/// Marks a duplicate-key error inside serde_json's message.
-const DUPLICATE: &str = "duplicate field: ";
-
-/// Whether the request says its body is JSON (`application/json`, with or
-/// without parameters such as `charset=utf-8`).
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
-}
-
 impl Body {
     /// Reads a JSON object body that may hold only the `allowed` fields: an
     /// unknown field (`currency`, an `amount` where none is taken) is a 400
-    /// naming it, never silently ignored; a body that is not declared JSON
-    /// is a 415.
+    /// naming it, never silently ignored, since a till that sends it means
+    /// something paycode would not do.
     fn parse(raw: RawBody, headers: &HeaderMap, allowed: &[&str]) -> Result<Body, ApiError> {
-        let bytes = raw.map_err(|rejection| match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "BODY_TOO_LARGE",
-                format!("the body is larger than {MAX_BODY_BYTES} bytes"),
-            ),
-            _ => ApiError::bad_request("UNREADABLE_BODY", "the request body could not be read"),
-        })?;
-        if !is_json(headers) {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "UNSUPPORTED_MEDIA_TYPE",
-                "send the body as JSON with `Content-Type: application/json`",
-            ));
-        }
-        let fields = match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(_)) => match serde_json::from_slice::<UniqueKeys>(&bytes) {
-                Ok(UniqueKeys(fields)) => fields,
-                Err(error) => {
-                    let text = error.to_string();
-                    let key = text
-                        .split_once(DUPLICATE)
-                        .map(|(_, rest)| rest.split(" at line").next().unwrap_or(rest));
-                    return Err(match key {
-                        Some(key) => ApiError::bad_request(
-                            "DUPLICATE_FIELD",
-                            format!("`{key}` appears more than once"),
-                        ),
-                        None => ApiError::bad_request(
-                            "MALFORMED_JSON",
-                            format!("the body is not valid JSON: {error}"),
-                        ),
-                    });
-                }
-            },
-            Ok(_) => {
-                return Err(ApiError::bad_request(
-                    "MALFORMED_JSON",
-                    "the body must be a JSON object",
-                ));
-            }
-            Err(error) => {
-                return Err(ApiError::bad_request(
-                    "MALFORMED_JSON",
-                    format!("the body is not valid JSON: {error}"),
-                ));
-            }
-        };
-        if let Some(unknown) = fields.keys().find(|key| !allowed.contains(&key.as_str())) {
-            return Err(ApiError::bad_request(
-                "UNKNOWN_FIELD",
-                format!(
-                    "`{unknown}` is not a field of this request (known: {})",
-                    allowed.join(", ")
-                ),
-            ));
-        }
+        let bytes = read(raw)?;
+        require_json(headers)?;
+        let fields = unique_object(&bytes)?;
+        only_known(&fields, allowed)?;
         Ok(Body(fields))
     }
 
@@ -392,8 +571,8 @@ impl Body {
         match self.0.get(field) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(text)) => Ok(Some(text)),
-            Some(_) => Err(ApiError::bad_request(
-                "INVALID_FIELD",
+            Some(_) => Err(ApiError::new(
+                ErrorCode::InvalidField,
                 format!("`{field}` must be a string"),
             )),
         }
@@ -401,22 +580,22 @@ impl Body {
 
     fn required(&self, field: &'static str) -> Result<&str, ApiError> {
         self.text(field)?
-            .ok_or_else(|| ApiError::bad_request("MISSING_FIELD", format!("`{field}` is required")))
+            .ok_or_else(|| ApiError::new(ErrorCode::MissingField, format!("`{field}` is required")))
     }
 
     /// Money travels as a decimal string; a JSON number is refused, since a
     /// reader may already have rounded it through a float.
     fn amount(&self, field: &'static str) -> Result<Money, ApiError> {
         match self.0.get(field) {
-            None | Some(Value::Null) => Err(ApiError::bad_request(
-                "MISSING_FIELD",
+            None | Some(Value::Null) => Err(ApiError::new(
+                ErrorCode::MissingField,
                 format!("`{field}` is required"),
             )),
             Some(Value::String(text)) => Money::parse(text).map_err(|error| {
-                ApiError::bad_request("INVALID_AMOUNT", format!("`{field}`: {error}"))
+                ApiError::new(ErrorCode::InvalidAmount, format!("`{field}`: {error}"))
             }),
-            Some(_) => Err(ApiError::bad_request(
-                "INVALID_AMOUNT",
+            Some(_) => Err(ApiError::new(
+                ErrorCode::InvalidAmount,
                 format!("`{field}` must be a decimal string such as \"88.80\""),
             )),
         }
@@ -427,21 +606,17 @@ impl Body {
             None | Some(Value::Null) => Ok(Duration::ZERO),
             Some(Value::Number(n)) => match n.as_u64() {
                 Some(secs) if secs <= MAX_WAIT_SECONDS => Ok(Duration::from_secs(secs)),
-                _ => Err(ApiError::bad_request(
-                    "INVALID_FIELD",
+                _ => Err(ApiError::new(
+                    ErrorCode::InvalidField,
                     format!("`wait_seconds` must be a whole number from 0 to {MAX_WAIT_SECONDS}"),
                 )),
             },
-            Some(_) => Err(ApiError::bad_request(
-                "INVALID_FIELD",
+            Some(_) => Err(ApiError::new(
+                ErrorCode::InvalidField,
                 "`wait_seconds` must be a number",
             )),
         }
     }
-}
-
-fn id<T>(parsed: Result<T, paycode_domain::IdError>) -> Result<T, ApiError> {
-    parsed.map_err(|error| ApiError::bad_request(error.code(), error.to_string()))
 }
 
 fn optional_label(
@@ -450,8 +625,8 @@ fn optional_label(
     max: usize,
 ) -> Result<Option<String>, ApiError> {
     match body.text(field)? {
-        Some(text) if text.chars().count() > max => Err(ApiError::bad_request(
-            "INVALID_FIELD",
+        Some(text) if text.chars().count() > max => Err(ApiError::new(
+            ErrorCode::InvalidField,
             format!("`{field}` is longer than {max} characters"),
         )),
         other => Ok(other.map(str::to_owned)),
@@ -563,13 +738,7 @@ impl RefundView {
 }
 
 fn answer(executed: &Executed) -> Result<axum::Json<PaymentView>, ApiError> {
-    let order = executed.order.as_ref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "ORDER_NOT_FOUND",
-            "no such order for this merchant",
-        )
-    })?;
+    let order = executed.order.as_ref().ok_or(Rejection::OrderNotFound)?;
     Ok(axum::Json(PaymentView::of(order, executed.position)))
 }
 
@@ -615,14 +784,14 @@ async fn create_payment(
     let merchant = merchant(&service, &headers)?;
     let body = Body::parse(raw, &headers, PAYMENT_FIELDS)?;
     let request = RequestPayment {
-        out_trade_no: id(OutTradeNo::parse(body.required("out_trade_no")?))?,
-        auth_code: id(AuthCode::parse(body.required("auth_code")?))?,
+        out_trade_no: OutTradeNo::parse(body.required("out_trade_no")?)?,
+        auth_code: AuthCode::parse(body.required("auth_code")?)?,
         amount: body.amount("amount")?,
         subject: {
             let subject = body.required("subject")?;
             if subject.is_empty() || subject.chars().count() > 127 {
-                return Err(ApiError::bad_request(
-                    "INVALID_FIELD",
+                return Err(ApiError::new(
+                    ErrorCode::InvalidField,
                     "`subject` must be 1 to 127 characters",
                 ));
             }
@@ -647,10 +816,10 @@ async fn create_payment(
 async fn get_payment(
     State(service): State<Service>,
     headers: HeaderMap,
-    Path(out_trade_no): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<axum::Json<PaymentView>, ApiError> {
     let merchant = merchant(&service, &headers)?;
-    let out_trade_no = id(OutTradeNo::parse(&out_trade_no))?;
+    let out_trade_no = OutTradeNo::parse(&path_params(path)?)?;
     let order = service
         .process
         .orders()
@@ -666,13 +835,13 @@ async fn get_payment(
 async fn retry_payment(
     State(service): State<Service>,
     headers: HeaderMap,
-    Path(out_trade_no): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     raw: RawBody,
 ) -> Result<axum::Json<PaymentView>, ApiError> {
     let merchant = merchant(&service, &headers)?;
-    let out_trade_no = id(OutTradeNo::parse(&out_trade_no))?;
-    let body = Body::parse(raw, &headers, &["auth_code", "wait_seconds"])?;
-    let auth_code = id(AuthCode::parse(body.required("auth_code")?))?;
+    let out_trade_no = OutTradeNo::parse(&path_params(path)?)?;
+    let body = Body::parse(raw, &headers, RETRY_FIELDS)?;
+    let auth_code = AuthCode::parse(body.required("auth_code")?)?;
     let wait = body.wait()?;
     let executed = service
         .process
@@ -684,11 +853,11 @@ async fn retry_payment(
 async fn reverse_payment(
     State(service): State<Service>,
     headers: HeaderMap,
-    Path(out_trade_no): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     raw: RawBody,
 ) -> Result<axum::Json<PaymentView>, ApiError> {
     let merchant = merchant(&service, &headers)?;
-    let out_trade_no = id(OutTradeNo::parse(&out_trade_no))?;
+    let out_trade_no = OutTradeNo::parse(&path_params(path)?)?;
     // No body, or an empty JSON object: the reversal takes no parameters.
     if !raw.as_ref().is_ok_and(|bytes| bytes.is_empty()) {
         Body::parse(raw, &headers, &[])?;
@@ -704,14 +873,14 @@ async fn reverse_payment(
 async fn create_refund(
     State(service): State<Service>,
     headers: HeaderMap,
-    Path(out_trade_no): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     raw: RawBody,
 ) -> Result<Response, ApiError> {
     let merchant = merchant(&service, &headers)?;
-    let out_trade_no = id(OutTradeNo::parse(&out_trade_no))?;
-    let body = Body::parse(raw, &headers, &["out_refund_no", "amount", "reason"])?;
+    let out_trade_no = OutTradeNo::parse(&path_params(path)?)?;
+    let body = Body::parse(raw, &headers, REFUND_FIELDS)?;
     let refund = NewRefund {
-        out_refund_no: id(OutRefundNo::parse(body.required("out_refund_no")?))?,
+        out_refund_no: OutRefundNo::parse(body.required("out_refund_no")?)?,
         amount: body.amount("amount")?,
         reason: optional_label(&body, "reason", 80)?,
         by: Some("pos".into()),
@@ -734,11 +903,12 @@ async fn create_refund(
 async fn get_refund(
     State(service): State<Service>,
     headers: HeaderMap,
-    Path((out_trade_no, out_refund_no)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<axum::Json<RefundView>, ApiError> {
     let merchant = merchant(&service, &headers)?;
-    let out_trade_no = id(OutTradeNo::parse(&out_trade_no))?;
-    let out_refund_no = id(OutRefundNo::parse(&out_refund_no))?;
+    let (out_trade_no, out_refund_no) = path_params(path)?;
+    let out_trade_no = OutTradeNo::parse(&out_trade_no)?;
+    let out_refund_no = OutRefundNo::parse(&out_refund_no)?;
     let order = service
         .process
         .orders()
@@ -748,19 +918,9 @@ async fn get_refund(
 }
 
 fn refund_view(order: Option<&Order>, out_refund_no: &OutRefundNo) -> Result<RefundView, ApiError> {
-    let order = order.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "ORDER_NOT_FOUND",
-            "no such order for this merchant",
-        )
-    })?;
-    let refund = order.refund(out_refund_no).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "REFUND_NOT_FOUND",
-            "no such refund on this order",
-        )
-    })?;
+    let order = order.ok_or(Rejection::OrderNotFound)?;
+    let refund = order
+        .refund(out_refund_no)
+        .ok_or(Rejection::RefundNotFound)?;
     Ok(RefundView::of(order, refund))
 }

@@ -102,9 +102,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(banner) = &config.banner {
         println!("{}", banner.trim_end());
     }
-    let served = axum::serve(listener, router(service).merge(back_office))
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let served = axum::serve(
+        listener,
+        api::json_fallbacks(router(service).merge(back_office)),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await;
     worker.abort();
     projector.abort();
     self_check.abort();
