@@ -259,6 +259,14 @@ async fn drive(
     })
 }
 
+/// A serial no other payment of the process uses: a payment code pays once
+/// (the simulator refuses a used code under another order number, as the
+/// wallets do), and every run numbers its orders from 0.
+fn code_serial() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 /// One `POST /v1/payments`: its latency, once the answer is read, and what
 /// was wrong with the answer, if anything.
 async fn pay(
@@ -270,7 +278,7 @@ async fn pay(
 ) -> anyhow::Result<(Duration, Option<String>)> {
     let body = serde_json::json!({
         "out_trade_no": format!("{run}-{n}"),
-        "auth_code": kind.code(n),
+        "auth_code": kind.code(code_serial()),
         "amount": "12.50",
         "subject": "bench",
         "wait_seconds": 0,

@@ -320,6 +320,39 @@ mod tests {
     }
 
     #[test]
+    fn faults_can_be_aimed_and_auto_revoke_set_in_the_file() {
+        let text = r#"
+            wechat_auto_revoke_secs = 0
+            [faults]
+            [[faults.targets]]
+            call = "reverse"
+            provider = "alipay"
+            out_trade_no = "A1"
+            nth = 2
+            fault = { kind = "drop", effect_applied = false }
+        "#;
+        let config = SimConfig::from_toml(text, Path::new(".")).unwrap();
+        assert_eq!(config.wechat_auto_revoke_secs, 0);
+        let target = &config.faults.targets[0];
+        assert_eq!(target.call, crate::faults::CallKind::Reverse);
+        assert_eq!(target.provider, Some(crate::ledger::Provider::Alipay));
+        assert_eq!(
+            (target.out_trade_no.as_deref(), target.nth),
+            (Some("A1"), 2)
+        );
+        assert_eq!(
+            target.fault,
+            crate::faults::Fault::Drop {
+                effect_applied: false
+            }
+        );
+        let defaults = SimConfig::from_toml("", Path::new(".")).unwrap();
+        assert_eq!(defaults.wechat_auto_revoke_secs, 45);
+        let zeroth = "[[faults.targets]]\ncall = 'pay'\nnth = 0\nfault = { kind = 'http5xx' }\n";
+        assert!(SimConfig::from_toml(zeroth, Path::new(".")).is_err());
+    }
+
+    #[test]
     fn unknown_fields_and_short_api_keys_are_refused() {
         let base = Path::new(".");
         assert!(SimConfig::from_toml("colour = 1", base).is_err());

@@ -207,7 +207,11 @@ async fn list_markers() -> Json<serde_json::Value> {
 
 async fn get_faults(State(sim): State<Arc<Shared>>) -> Json<serde_json::Value> {
     let faults = sim.lock_faults();
-    Json(json!({"config": faults.config(), "log": faults.log()}))
+    Json(json!({
+        "config": faults.config(),
+        "pending_targets": faults.pending_targets(),
+        "log": faults.log(),
+    }))
 }
 
 async fn put_faults(

@@ -5,6 +5,8 @@
 //! want one exact fault on one exact call.
 //! For timeouts and drops the trade effect may have happened or not (`effect_applied`): the effect applied with the answer lost is the
 //! case a client must survive without charging twice.
+//! Targets aim a fault at one call (the nth query of one order, say) whatever else runs in between, for tests where the call order
+//! is not fully in the test's hands; they win over the script and the draws.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -49,8 +51,18 @@ pub enum EffectPolicy {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Fault {
     None,
-    /// Answer normally after `ms` milliseconds.
+    /// Answer normally after `ms` milliseconds: the effect too happens
+    /// only after the wait (a slow network before the provider).
     Latency {
+        ms: u64,
+    },
+    /// A stale answer: the real answer is computed at once (its effect
+    /// happens now) and delivered `ms` milliseconds later, so a query's
+    /// SUCCESS can reach the client after a reverse that was confirmed in
+    /// the meantime (a slow network after the provider). The same as
+    /// `Timeout { ms, then: Answer, effect_applied: true }`, named for
+    /// what a test means by it.
+    Stale {
         ms: u64,
     },
     /// Hold the request `ms` milliseconds, then answer or drop. With `effect_applied: false` and `then: answer`,
@@ -152,8 +164,14 @@ impl Target {
 }
 
 impl FaultConfig {
-    /// Refuses shares above 100 % alone or together.
+    /// Refuses shares above 100 % alone or together, and targets aimed at
+    /// a 0th call (`nth` counts from 1).
     pub fn validate(&self) -> Result<(), String> {
+        if let Some(index) = self.targets.iter().position(|t| t.nth == 0) {
+            return Err(format!(
+                "targets[{index}].nth must be at least 1 (the first matching call)"
+            ));
+        }
         let exclusive = [
             self.timeout_percent,
             self.drop_percent,
@@ -179,8 +197,19 @@ pub struct Decision {
     pub fault: Fault,
     /// The call's kind, when the middleware could tell.
     pub kind: Option<CallKind>,
+    /// The provider the call went to, when the middleware could tell.
+    pub provider: Option<crate::ledger::Provider>,
     /// Whether a target aimed at this call chose the fault.
     pub targeted: bool,
+}
+
+/// A target still waiting for its call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PendingTarget {
+    #[serde(flatten)]
+    pub target: Target,
+    /// Matching calls seen since it was set (it fires on call `nth`).
+    pub seen: u32,
 }
 
 /// The log keeps the latest decisions only: enough to explain a test run, bounded for a long demo.
@@ -217,6 +246,19 @@ impl FaultState {
         self.log.iter().copied().collect()
     }
 
+    /// The targets that have not fired yet, with the matching calls seen so
+    /// far: the configuration alone cannot tell a test whether a target is
+    /// still waiting.
+    pub fn pending_targets(&self) -> Vec<PendingTarget> {
+        self.targets
+            .iter()
+            .map(|(target, seen)| PendingTarget {
+                target: target.clone(),
+                seen: *seen,
+            })
+            .collect()
+    }
+
     /// Decides the next call's fault.
     pub fn decide(&mut self) -> Decision {
         self.decide_for(&CallInfo::default())
@@ -226,46 +268,50 @@ impl FaultState {
     /// it first, then the script, then the seeded draw.
     pub fn decide_for(&mut self, call: &CallInfo) -> Decision {
         self.calls += 1;
-        let mut aimed = None;
-        for (index, (target, seen)) in self.targets.iter_mut().enumerate() {
-            if target.matches(call) {
-                *seen += 1;
-                if *seen >= target.nth && aimed.is_none() {
-                    aimed = Some(index);
-                }
-            }
-        }
-        let decision = match (aimed, self.script.pop_front()) {
-            (Some(index), unused) => {
-                if let Some(fault) = unused {
-                    self.script.push_front(fault);
-                }
-                let (target, _) = self.targets.remove(index);
-                Decision {
-                    call: self.calls,
-                    latency_ms: 0,
-                    fault: target.fault,
-                    kind: call.kind,
-                    targeted: true,
-                }
-            }
-            (None, Some(fault)) => Decision {
-                call: self.calls,
-                latency_ms: 0,
-                fault,
+        let decision = if let Some(fault) = self.fire_target(call) {
+            self.fixed(fault, call, true)
+        } else if let Some(fault) = self.script.pop_front() {
+            self.fixed(fault, call, false)
+        } else {
+            Decision {
                 kind: call.kind,
-                targeted: false,
-            },
-            (None, None) => Decision {
-                kind: call.kind,
+                provider: call.provider,
                 ..self.draw()
-            },
+            }
         };
         if self.log.len() == DECISION_LOG_LIMIT {
             self.log.pop_front();
         }
         self.log.push_back(decision);
         decision
+    }
+
+    /// Counts the call for every target it matches and takes out the first
+    /// one whose turn it is. A target whose turn came on a call another
+    /// target took fires on the next matching call.
+    fn fire_target(&mut self, call: &CallInfo) -> Option<Fault> {
+        let mut due = None;
+        for (index, (target, seen)) in self.targets.iter_mut().enumerate() {
+            if target.matches(call) {
+                *seen += 1;
+                if *seen >= target.nth && due.is_none() {
+                    due = Some(index);
+                }
+            }
+        }
+        due.map(|index| self.targets.remove(index).0.fault)
+    }
+
+    /// A decision that is not drawn: no added latency.
+    fn fixed(&self, fault: Fault, call: &CallInfo, targeted: bool) -> Decision {
+        Decision {
+            call: self.calls,
+            latency_ms: 0,
+            fault,
+            kind: call.kind,
+            provider: call.provider,
+            targeted,
+        }
     }
 
     fn draw(&mut self) -> Decision {
@@ -311,6 +357,7 @@ impl FaultState {
             latency_ms,
             fault,
             kind: None,
+            provider: None,
             targeted: false,
         }
     }
@@ -325,44 +372,29 @@ pub(crate) async fn layer(
     let (request, call) = read_call(request).await;
     let decision = sim.lock_faults().decide_for(&call);
     if decision.fault != Fault::None {
-        tracing::info!(call = decision.call, fault = ?decision.fault, latency_ms = decision.latency_ms, "injecting fault");
+        tracing::info!(call = decision.call, kind = ?decision.kind, targeted = decision.targeted,
+            fault = ?decision.fault, latency_ms = decision.latency_ms, "injecting fault");
     }
     if decision.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(decision.latency_ms)).await;
     }
-    match decision.fault {
+    apply(decision.fault, request, next).await
+}
+
+/// Plays one fault around the real handler (`next`).
+async fn apply(fault: Fault, request: Request, next: Next) -> Response {
+    match fault {
         Fault::None => next.run(request).await,
         Fault::Latency { ms } => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             next.run(request).await
         }
+        Fault::Stale { ms } => answer_late(request, next, ms).await,
         Fault::Timeout {
             ms,
             then,
             effect_applied,
-        } => {
-            let hold = Duration::from_millis(ms);
-            match (then, effect_applied) {
-                (AfterHold::Answer, true) => {
-                    let answer = next.run(request).await;
-                    tokio::time::sleep(hold).await;
-                    answer
-                }
-                (AfterHold::Answer, false) => {
-                    tokio::time::sleep(hold).await;
-                    next.run(request).await
-                }
-                (AfterHold::Drop, true) => {
-                    drop(next.run(request).await);
-                    tokio::time::sleep(hold).await;
-                    dropped()
-                }
-                (AfterHold::Drop, false) => {
-                    tokio::time::sleep(hold).await;
-                    dropped()
-                }
-            }
-        }
+        } => hold(request, next, ms, then, effect_applied).await,
         Fault::Drop { effect_applied } => {
             if effect_applied {
                 drop(next.run(request).await);
@@ -385,8 +417,46 @@ pub(crate) async fn layer(
     }
 }
 
-/// Bodies of provider calls are small; a larger one is passed on unread.
-const MAX_INSPECTED_BODY: usize = 1024 * 1024;
+/// The real answer, computed now (the effect happens now), delivered `ms` later.
+async fn answer_late(request: Request, next: Next, ms: u64) -> Response {
+    let answer = next.run(request).await;
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    answer
+}
+
+/// A timeout: the request is held `ms`, the effect lands before the hold
+/// (`effect_applied`) or, for an answer that comes, after it (a slow
+/// provider); a dropped one without the effect never lands.
+async fn hold(
+    request: Request,
+    next: Next,
+    ms: u64,
+    then: AfterHold,
+    effect_applied: bool,
+) -> Response {
+    let hold = Duration::from_millis(ms);
+    match (then, effect_applied) {
+        (AfterHold::Answer, true) => answer_late(request, next, ms).await,
+        (AfterHold::Answer, false) => {
+            tokio::time::sleep(hold).await;
+            next.run(request).await
+        }
+        (AfterHold::Drop, true) => {
+            drop(next.run(request).await);
+            tokio::time::sleep(hold).await;
+            dropped()
+        }
+        (AfterHold::Drop, false) => {
+            tokio::time::sleep(hold).await;
+            dropped()
+        }
+    }
+}
+
+/// Axum's default body limit: every body a handler would read is inspected;
+/// a larger one, which the handler would refuse anyway, reaches it empty and
+/// is refused as unreadable.
+const MAX_INSPECTED_BODY: usize = 2 * 1024 * 1024;
 
 /// Reads which call a request is (kind, provider, `out_trade_no`) and puts
 /// the body back for the handler.
@@ -519,6 +589,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::Provider;
 
     fn noisy(seed: u64) -> FaultConfig {
         FaultConfig {
@@ -560,6 +631,7 @@ mod tests {
                 Fault::Drop { effect_applied } => Some(effect_applied),
                 Fault::None
                 | Fault::Latency { .. }
+                | Fault::Stale { .. }
                 | Fault::Timeout { .. }
                 | Fault::Http5xx
                 | Fault::Malformed
@@ -614,5 +686,134 @@ mod tests {
             corrupt_signature(json),
             br#"{"x_response":{},"sign":"Ak1"}"#.to_vec()
         );
+    }
+
+    fn call(kind: CallKind, provider: Provider, out_trade_no: &str) -> CallInfo {
+        CallInfo {
+            kind: Some(kind),
+            provider: Some(provider),
+            out_trade_no: Some(out_trade_no.to_owned()),
+        }
+    }
+
+    fn target(call: CallKind, out_trade_no: Option<&str>, nth: u32, fault: Fault) -> Target {
+        Target {
+            call,
+            provider: None,
+            out_trade_no: out_trade_no.map(str::to_owned),
+            nth,
+            fault,
+        }
+    }
+
+    #[test]
+    fn a_target_wins_over_the_script_which_waits_for_the_next_call() {
+        let mut state = FaultState::new(FaultConfig {
+            script: vec![Fault::Http5xx],
+            targets: vec![target(CallKind::Pay, None, 1, Fault::Malformed)],
+            ..FaultConfig::default()
+        });
+        let pay = call(CallKind::Pay, Provider::Wechat, "A1");
+        let first = state.decide_for(&pay);
+        assert_eq!((first.fault, first.targeted), (Fault::Malformed, true));
+        assert_eq!(first.kind, Some(CallKind::Pay));
+        assert_eq!(first.provider, Some(Provider::Wechat));
+        let second = state.decide_for(&pay);
+        assert_eq!((second.fault, second.targeted), (Fault::Http5xx, false));
+        assert_eq!(state.decide_for(&pay).fault, Fault::None);
+    }
+
+    #[test]
+    fn targets_count_only_their_own_calls_and_fire_once() {
+        let mut state = FaultState::new(FaultConfig {
+            targets: vec![
+                target(CallKind::Query, Some("A1"), 2, Fault::BadSignature),
+                Target {
+                    provider: Some(Provider::Alipay),
+                    ..target(CallKind::Query, None, 1, Fault::Http5xx)
+                },
+            ],
+            ..FaultConfig::default()
+        });
+        let faults: Vec<Fault> = [
+            call(CallKind::Query, Provider::Wechat, "A1"),
+            call(CallKind::Pay, Provider::Wechat, "A1"),
+            call(CallKind::Query, Provider::Wechat, "B2"),
+            call(CallKind::Query, Provider::Wechat, "A1"),
+            call(CallKind::Query, Provider::Wechat, "A1"),
+            call(CallKind::Query, Provider::Alipay, "A1"),
+            call(CallKind::Query, Provider::Alipay, "A1"),
+        ]
+        .iter()
+        .map(|c| state.decide_for(c).fault)
+        .collect();
+        assert_eq!(
+            faults,
+            [
+                Fault::None,
+                Fault::None,
+                Fault::None,
+                Fault::BadSignature,
+                Fault::None,
+                Fault::Http5xx,
+                Fault::None,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_target_aimed_at_a_zeroth_call_is_refused() {
+        let config = FaultConfig {
+            targets: vec![target(CallKind::Pay, None, 0, Fault::Http5xx)],
+            ..FaultConfig::default()
+        };
+        assert!(config.validate().unwrap_err().contains("nth"));
+    }
+
+    #[test]
+    fn every_wechat_path_has_its_call_kind_and_order() {
+        let body = "<xml><out_trade_no><![CDATA[A1]]></out_trade_no></xml>";
+        for (path, kind) in [
+            ("/pay/micropay", CallKind::Pay),
+            ("/pay/orderquery", CallKind::Query),
+            ("/secapi/pay/reverse", CallKind::Reverse),
+            ("/secapi/pay/refund", CallKind::Refund),
+            ("/pay/refundquery", CallKind::RefundQuery),
+            ("/pay/closeorder", CallKind::Close),
+            ("/pay/downloadbill", CallKind::Bill),
+        ] {
+            assert_eq!(
+                wechat_call(path, body),
+                call(kind, Provider::Wechat, "A1"),
+                "{path}"
+            );
+        }
+        assert_eq!(wechat_call("/pay/other", body).kind, None);
+    }
+
+    #[test]
+    fn every_alipay_method_has_its_call_kind_and_order() {
+        let biz = "biz_content=%7B%22out_trade_no%22%3A%22A1%22%7D";
+        for (method, kind) in [
+            ("alipay.trade.pay", CallKind::Pay),
+            ("alipay.trade.query", CallKind::Query),
+            ("alipay.trade.cancel", CallKind::Reverse),
+            ("alipay.trade.refund", CallKind::Refund),
+            ("alipay.trade.fastpay.refund.query", CallKind::RefundQuery),
+            ("alipay.trade.close", CallKind::Close),
+            (
+                "alipay.data.dataservice.bill.downloadurl.query",
+                CallKind::Bill,
+            ),
+        ] {
+            // The method in the query and biz_content in the form, as the Java SDK sends them.
+            assert_eq!(
+                alipay_call(&format!("method={method}&app_id=1"), biz),
+                call(kind, Provider::Alipay, "A1"),
+                "{method}"
+            );
+        }
+        let all_in_query = alipay_call(&format!("method=alipay.trade.query&{biz}"), "");
+        assert_eq!(all_in_query, call(CallKind::Query, Provider::Alipay, "A1"));
     }
 }

@@ -138,24 +138,43 @@ impl Trade {
 
     /// Moves a trade to where time has taken it: the customer's password
     /// arrives at `confirm_at`; an unpaid WeChat trade is revoked by WeChat
-    /// at `auto_revoke_at`, whichever comes first.
+    /// at `auto_revoke_at`, whichever comes first. Called on every look at
+    /// the trade (query, reverse, close, refund, pay repeat, bill, control
+    /// view), so no timer is needed.
     fn settle(&mut self, now: DateTime<Utc>) {
-        let TradeState::Paying { confirm_at } = self.state else {
-            return;
-        };
-        let revoke_at = self.auto_revoke_at;
-        match (confirm_at, revoke_at) {
-            (Some(paid_at), _) if paid_at <= now && revoke_at.is_none_or(|r| paid_at < r) => {
-                self.state = TradeState::Paid { paid_at };
-            }
-            (_, Some(revoked_at)) if revoked_at <= now => {
-                self.state = TradeState::Closed {
-                    closed_at: revoked_at,
-                    by: ClosedBy::Reversal,
-                };
-            }
-            _ => {}
+        if let Some(paid_at) = self.confirmed_by(now) {
+            self.state = TradeState::Paid { paid_at };
+        } else if let Some(revoked_at) = self.auto_revoked_by(now) {
+            self.state = TradeState::Closed {
+                closed_at: revoked_at,
+                by: ClosedBy::Reversal,
+            };
         }
+    }
+
+    /// When the customer's confirmation landed, if it landed by `now` and
+    /// before WeChat revoked the order (a later one charges nothing).
+    fn confirmed_by(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let TradeState::Paying {
+            confirm_at: Some(at),
+        } = self.state
+        else {
+            return None;
+        };
+        (at <= now && self.auto_revoke_at.is_none_or(|revoke| at < revoke)).then_some(at)
+    }
+
+    /// When WeChat revoked the order by itself, if it is still unpaid
+    /// (USERPAYING, or NOTPAY after an unknown error) and the time has come.
+    fn auto_revoked_by(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let unpaid = matches!(
+            self.state,
+            TradeState::Paying { .. }
+                | TradeState::Failed {
+                    failure: PayFailure::UnknownNotPaid
+                }
+        );
+        self.auto_revoke_at.filter(|at| unpaid && *at <= now)
     }
 
     /// Whether this trade used up its payment code: every trade but one the
@@ -170,6 +189,23 @@ impl Trade {
             }
         )
     }
+
+    /// The order this trade belongs to.
+    fn order(&self) -> OrderKey {
+        OrderKey {
+            provider: self.provider,
+            merchant: self.merchant.clone(),
+            out_trade_no: self.out_trade_no.clone(),
+        }
+    }
+}
+
+/// One merchant's order: the same `out_trade_no` at two merchants is two orders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OrderKey {
+    provider: Provider,
+    merchant: String,
+    out_trade_no: String,
 }
 
 /// How a trade is named in a request: the provider's number wins when both are given (WeChat and Alipay both say so).
@@ -230,7 +266,6 @@ pub enum PayOutcome {
     /// SYSTEMERROR / 20000; the trade may or may not be paid.
     UnknownError,
     AlreadyPaid,
-    /// The order was reversed or closed.
     /// The order was reversed (`Reversal`, also after payment) or closed.
     AlreadyClosed(ClosedBy),
     /// Same out_trade_no, different parameters.
@@ -290,6 +325,10 @@ pub struct Ledger {
     trades: Vec<Trade>,
     /// Scenarios set through the control API, by out_trade_no; they win over payment-code markers.
     overrides: HashMap<String, Scenario>,
+    /// Payment codes that created a trade, with the order they belong to.
+    /// Kept apart from `trades` so that a code stays used when its trade is
+    /// replaced (an unknown-error order retried with a fresh code).
+    used_codes: HashMap<String, OrderKey>,
     ids: SplitMix64,
     sequence: u64,
 }
@@ -299,15 +338,17 @@ impl Ledger {
         Ledger {
             trades: Vec::new(),
             overrides: HashMap::new(),
+            used_codes: HashMap::new(),
             ids: SplitMix64::new(id_seed),
             sequence: 0,
         }
     }
 
-    /// Forgets trades and overrides; the id generator goes on, so no id is ever handed out twice.
+    /// Forgets trades, overrides and used payment codes; the id generator goes on, so no id is ever handed out twice.
     pub fn clear(&mut self) {
         self.trades.clear();
         self.overrides.clear();
+        self.used_codes.clear();
     }
 
     pub fn set_scenario(&mut self, out_trade_no: String, scenario: Scenario) {
@@ -351,31 +392,38 @@ impl Ledger {
     ) -> (PayOutcome, Trade) {
         let by = TradeRef::OutTradeNo(request.out_trade_no.clone());
         if let Some(existing) = self.find(request.provider, &request.merchant, &by, now) {
-            let outcome = resubmission(existing, &request);
-            let retry_with_new_code = outcome.is_none();
-            if !retry_with_new_code {
-                let trade = existing.clone();
-                return (outcome.unwrap_or(PayOutcome::Inconsistent), trade);
+            if let Some(outcome) = resubmission(existing, &request) {
+                return (outcome, existing.clone());
             }
+            // A refused attempt retried with a fresh code: the order starts afresh.
             self.trades.retain(|t| {
                 !(t.provider == request.provider
                     && t.merchant == request.merchant
                     && t.out_trade_no == request.out_trade_no)
             });
         }
-        // A payment code pays once: WeChat answers AUTH_CODE_INVALID
-        // ("每个二维码仅限使用一次，请刷新再试"), Alipay
-        // ACQ.PAYMENT_AUTH_CODE_INVALID, whatever order or merchant tries it again.
-        let used = self.trades.iter_mut().any(|t| {
-            t.settle(now);
-            t.auth_code == request.auth_code
-                && t.out_trade_no != request.out_trade_no
-                && t.consumed_its_code()
-        });
-        if used {
+        if self.code_used_by_another_order(&request) {
             return self.create_with(request, Scenario::CodeInvalid, policy, now);
         }
         self.create(request, policy, now)
+    }
+
+    /// A payment code pays once: WeChat answers AUTH_CODE_INVALID
+    /// ("每个二维码仅限使用一次，请刷新再试", its micropay error table), Alipay
+    /// ACQ.PAYMENT_AUTH_CODE_INVALID, whatever other order or merchant
+    /// presents it. The code belongs to the customer, so the merchant does
+    /// not matter; only the order that used it may present it again.
+    fn code_used_by_another_order(&self, request: &PayRequest) -> bool {
+        self.used_codes
+            .get(&request.auth_code)
+            .is_some_and(|owner| {
+                *owner
+                    != OrderKey {
+                        provider: request.provider,
+                        merchant: request.merchant.clone(),
+                        out_trade_no: request.out_trade_no.clone(),
+                    }
+            })
     }
 
     fn create(
@@ -432,6 +480,11 @@ impl Ledger {
             reverse_attempts: 0,
             auto_revoke_at,
         };
+        if trade.consumed_its_code() {
+            self.used_codes
+                .entry(trade.auth_code.clone())
+                .or_insert_with(|| trade.order());
+        }
         self.trades.push(trade.clone());
         (outcome, trade)
     }

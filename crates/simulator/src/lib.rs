@@ -36,7 +36,7 @@ use tokio::task::JoinHandle;
 pub use crate::bills::BillTamper;
 pub use crate::config::{AlipayApp, ClockConfig, Secret, SimConfig, WechatMerchant};
 pub use crate::control::{RefundView, TradeView};
-pub use crate::faults::{AfterHold, Decision, EffectPolicy, Fault, FaultConfig};
+pub use crate::faults::{AfterHold, CallKind, Decision, EffectPolicy, Fault, FaultConfig, Target};
 pub use crate::ledger::Provider;
 pub use crate::scenario::Scenario;
 

@@ -14,7 +14,8 @@ pub enum Scenario {
     PayNow,
     /// Pending (USERPAYING / 10003), then paid `secs` seconds of simulator clock later.
     PaidAfter { secs: u64 },
-    /// Pending for ever: the customer never confirms.
+    /// Pending for ever: the customer never confirms (WeChat revokes the
+    /// order by itself `wechat_auto_revoke_secs` after creation).
     NeverConfirmed,
     /// Refused: NOTENOUGH / ACQ.BUYER_BALANCE_NOT_ENOUGH.
     InsufficientBalance,
@@ -75,12 +76,12 @@ pub const MARKERS: &[Marker] = &[
     Marker {
         digits: "01",
         parameter: "seconds (00 = 10)",
-        meaning: "pending, then paid after NN seconds",
+        meaning: "pending, then paid after NN seconds (WeChat: revoked at 45 s instead if NN >= 45)",
     },
     Marker {
         digits: "02",
         parameter: "-",
-        meaning: "pending for ever (customer never confirms)",
+        meaning: "pending for ever (customer never confirms); WeChat revokes it at 45 s",
     },
     Marker {
         digits: "03",
@@ -105,17 +106,17 @@ pub const MARKERS: &[Marker] = &[
     Marker {
         digits: "07",
         parameter: "-",
-        meaning: "unknown error (SYSTEMERROR / 20000), trade not paid",
+        meaning: "unknown error (SYSTEMERROR / 20000), trade not paid; WeChat revokes it at 45 s",
     },
     Marker {
         digits: "08",
         parameter: "retries (00 = 2)",
-        meaning: "pending for ever; reverse asks for retry NN times, then succeeds",
+        meaning: "pending for ever (WeChat: until its 45 s revoke); reverse asks for retry NN times, then succeeds",
     },
     Marker {
         digits: "09",
         parameter: "-",
-        meaning: "pending for ever; reverse always asks for retry",
+        meaning: "pending for ever (WeChat: until its 45 s revoke); reverse always asks for retry",
     },
     Marker {
         digits: "10",
@@ -187,7 +188,9 @@ impl Scenario {
 /// The marker table as plain text, for `--help`.
 pub fn marker_table() -> String {
     let mut out = String::from(
-        "Payment-code markers: WeChat `13` + SS + NN + 12 digits (18 digits); Alipay `28` + SS + NN + 10..18 digits (16..24 in all).\n  SS  NN                  behaviour\n",
+        "Payment-code markers: WeChat `13` + SS + NN + 12 digits (18 digits); Alipay `28` + SS + NN + 10..18 digits (16..24 in all).\n\
+         A code pays once: a code that created a trade is refused under any other order number (AUTH_CODE_INVALID / ACQ.PAYMENT_AUTH_CODE_INVALID).\n\
+         WeChat revokes an unpaid order `wechat_auto_revoke_secs` (default 45) after creation.\n  SS  NN                  behaviour\n",
     );
     for marker in MARKERS {
         out.push_str(&format!(

@@ -361,3 +361,66 @@ async fn only_rsa2_is_accepted() {
     let answer = ali_verified("alipay.trade.query", &ali_send(&router, &params).await.body);
     assert_eq!(answer["sub_code"], "isv.invalid-signature-type");
 }
+
+/// Alipay refuses a used payment code with 40004
+/// ACQ.PAYMENT_AUTH_CODE_INVALID under any other order number; its own
+/// order keeps its answer, and a refusal before charging (no balance) does
+/// not use the code up.
+#[tokio::test]
+async fn a_payment_code_pays_once() {
+    let sim = simulator();
+    let router = sim.router();
+    let code = ali_code(0, 0);
+    assert_eq!(
+        ali_pay(&router, "ali-once-1", "1.00", &code).await["code"],
+        "10000"
+    );
+    let again = ali_pay(&router, "ali-once-2", "1.00", &code).await;
+    assert_eq!(
+        (again["code"].as_str(), again["sub_code"].as_str()),
+        (Some("40004"), Some("ACQ.PAYMENT_AUTH_CODE_INVALID")),
+        "{again}"
+    );
+    assert_eq!(
+        ali_pay(&router, "ali-once-1", "1.00", &code).await["sub_code"],
+        "ACQ.TRADE_HAS_SUCCESS"
+    );
+    let waiting = ali_code(2, 0);
+    assert_eq!(
+        ali_pay(&router, "ali-wait-1", "1.00", &waiting).await["code"],
+        "10003"
+    );
+    assert_eq!(
+        ali_pay(&router, "ali-wait-2", "1.00", &waiting).await["sub_code"],
+        "ACQ.PAYMENT_AUTH_CODE_INVALID"
+    );
+    assert_eq!(
+        ali_pay(&router, "ali-wait-1", "1.00", &waiting).await["code"],
+        "10003"
+    );
+    let poor = ali_code(3, 0);
+    for order in ["ali-poor-1", "ali-poor-2"] {
+        assert_eq!(
+            ali_pay(&router, order, "1.00", &poor).await["sub_code"],
+            "ACQ.BUYER_BALANCE_NOT_ENOUGH"
+        );
+    }
+    // A refused order is no trade for Alipay's query.
+    assert_eq!(
+        ali_query(&router, "ali-once-2").await["sub_code"],
+        "ACQ.TRADE_NOT_EXIST"
+    );
+}
+
+/// WeChat's 45 s revoke is WeChat's: an Alipay trade waits for its cancel.
+#[tokio::test]
+async fn an_unpaid_alipay_trade_is_not_revoked_by_itself() {
+    let sim = simulator();
+    let router = sim.router();
+    ali_pay(&router, "ali-forever", "1.00", &ali_code(2, 0)).await;
+    sim.advance_clock(600);
+    assert_eq!(
+        ali_query(&router, "ali-forever").await["trade_status"],
+        "WAIT_BUYER_PAY"
+    );
+}

@@ -202,3 +202,74 @@ async fn reset_forgets_trades_and_overrides_but_not_the_time() {
         "SUCCESS"
     );
 }
+
+/// `POST /_sim/reset` forgets which payment codes were used, with the trades.
+#[tokio::test]
+async fn reset_frees_the_used_payment_codes() {
+    let sim = simulator();
+    let router = sim.router();
+    let code = wx_code(0, 0);
+    wx_pay(&router, "r-1", "100", &code).await;
+    assert_eq!(
+        wx_pay(&router, "r-2", "100", &code).await["err_code"],
+        "AUTH_CODE_INVALID"
+    );
+    let (status, _) = call(&router, "POST", "/_sim/reset", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        wx_pay(&router, "r-2", "100", &code).await["result_code"],
+        "SUCCESS"
+    );
+}
+
+/// Targets through `PUT /_sim/faults` as a test in another language sets
+/// them; `GET /_sim/faults` shows each decision's call kind and provider,
+/// and whether a target chose it.
+#[tokio::test]
+async fn targets_are_set_over_http_and_the_log_says_which_call_they_hit() {
+    let sim = simulator();
+    let router = sim.router();
+    let faults = json!({"targets": [
+        {"call": "pay", "provider": "wechat", "out_trade_no": "t-1", "nth": 1,
+         "fault": {"kind": "stale", "ms": 10}}
+    ]});
+    let (status, echoed) = call(&router, "PUT", "/_sim/faults", Some(faults)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(echoed["config"]["targets"][0]["fault"]["kind"], "stale");
+    wx_query(&router, "t-1").await;
+    let (_, read) = call(&router, "GET", "/_sim/faults", None).await;
+    assert_eq!(
+        read["pending_targets"],
+        json!([{"call": "pay", "provider": "wechat", "out_trade_no": "t-1", "nth": 1,
+                "fault": {"kind": "stale", "ms": 10}, "seen": 0}]),
+        "a query is no pay call"
+    );
+    assert_eq!(
+        wx_pay(&router, "t-1", "100", &wx_code(0, 0)).await["result_code"],
+        "SUCCESS"
+    );
+    let (_, read) = call(&router, "GET", "/_sim/faults", None).await;
+    assert_eq!(
+        read["log"],
+        json!([
+            {"call": 1, "latency_ms": 0, "fault": {"kind": "none"},
+             "kind": "query", "provider": "wechat", "targeted": false},
+            {"call": 2, "latency_ms": 0, "fault": {"kind": "stale", "ms": 10},
+             "kind": "pay", "provider": "wechat", "targeted": true}
+        ])
+    );
+    assert_eq!(
+        read["config"]["targets"][0]["call"], "pay",
+        "the config as set"
+    );
+    assert_eq!(read["pending_targets"], json!([]), "fired and gone");
+    let zeroth = json!({"targets": [{"call": "pay", "nth": 0, "fault": {"kind": "http5xx"}}]});
+    let (status, error) = call(&router, "PUT", "/_sim/faults", Some(zeroth)).await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_faults"))
+    );
+    let unknown_call = json!({"targets": [{"call": "pray", "fault": {"kind": "http5xx"}}]});
+    let (status, _) = call(&router, "PUT", "/_sim/faults", Some(unknown_call)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

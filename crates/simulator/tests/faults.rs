@@ -289,3 +289,137 @@ async fn a_target_hits_only_the_nth_call_of_its_kind_and_order() {
     assert_eq!(fired[0].fault, Fault::Http5xx);
     assert_eq!(fired[0].kind, Some(paycode_sim::faults::CallKind::Query));
 }
+
+/// Aims `fault` at the next WeChat query of `out_trade_no`.
+fn aim_query(out_trade_no: &str, fault: Fault) -> FaultConfig {
+    serde_json::from_value(json!({
+        "targets": [{"call": "query", "out_trade_no": out_trade_no, "fault": fault}]
+    }))
+    .expect("the documented JSON shape")
+}
+
+/// Sends a WeChat query in the background and returns its answer's trade_state.
+fn query_in_background(
+    router: &axum::Router,
+    out_trade_no: &str,
+) -> tokio::task::JoinHandle<String> {
+    let (router, out_trade_no) = (router.clone(), out_trade_no.to_owned());
+    tokio::spawn(async move {
+        let query = wx_signed_xml(
+            wx_fields(&[("out_trade_no", &out_trade_no)]),
+            WxSignType::Md5,
+        );
+        let raw = send(&router, post("/pay/orderquery", "text/xml", query)).await;
+        let answer = paycode_sim::xml::parse(std::str::from_utf8(&raw.body).unwrap()).unwrap();
+        answer["trade_state"].clone()
+    })
+}
+
+/// A stale answer: the query is answered SUCCESS as of its arrival, and
+/// that answer reaches the client after the reverse was confirmed. A plain
+/// latency is the other way round: it reads the trade after the wait.
+#[tokio::test(start_paused = true)]
+async fn a_stale_paid_answer_arrives_after_the_reverse_was_confirmed() {
+    let sim = simulator();
+    let router = sim.router();
+    for (order, fault, delivered) in [
+        ("stale", Fault::Stale { ms: 5_000 }, "SUCCESS"),
+        ("late", Fault::Latency { ms: 5_000 }, "REVOKED"),
+    ] {
+        wx_pay(&router, order, "100", &wx_code(0, 0)).await;
+        sim.set_faults(aim_query(order, fault)).unwrap();
+        let started = tokio::time::Instant::now();
+        let query = query_in_background(&router, order);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let reversed = wx_call(
+            &router,
+            "/secapi/pay/reverse",
+            wx_fields(&[("out_trade_no", order)]),
+        )
+        .await;
+        assert_eq!(
+            reversed["result_code"], "SUCCESS",
+            "{order}: reverse confirmed"
+        );
+        assert_eq!(query.await.unwrap(), delivered, "{order}");
+        assert!(started.elapsed() >= Duration::from_millis(5_000));
+        assert_eq!(wx_query(&router, order).await["trade_state"], "REVOKED");
+    }
+}
+
+/// A target finds an Alipay order in biz_content and keeps the meaning of
+/// its fault: the aimed pay is dropped after it charged, the aimed cancel
+/// is dropped before it reversed; the other order's calls are untouched.
+#[tokio::test]
+async fn a_target_finds_an_alipay_order_in_biz_content() {
+    let sim = simulator();
+    let router = sim.router();
+    let faults: FaultConfig = serde_json::from_value(json!({
+        "targets": [
+            {"call": "pay", "provider": "alipay", "out_trade_no": "ali-aim",
+             "fault": {"kind": "drop", "effect_applied": true}},
+            {"call": "reverse", "provider": "alipay", "out_trade_no": "ali-aim",
+             "fault": {"kind": "drop", "effect_applied": false}}
+        ]
+    }))
+    .unwrap();
+    sim.set_faults(faults).unwrap();
+    assert_eq!(
+        ali_pay(&router, "ali-other", "1.00", &ali_code(0, 0)).await["code"],
+        "10000"
+    );
+    let biz = json!({"out_trade_no": "ali-aim", "scene": "bar_code", "auth_code": ali_code(0, 0),
+                     "subject": "x", "total_amount": "1.00"});
+    assert_dropped(&router, ali_request("alipay.trade.pay", &biz)).await;
+    assert_eq!(
+        ali_query(&router, "ali-aim").await["trade_status"],
+        "TRADE_SUCCESS"
+    );
+    let cancel = ali_request("alipay.trade.cancel", &json!({"out_trade_no": "ali-aim"}));
+    assert_dropped(&router, cancel).await;
+    assert_eq!(
+        ali_query(&router, "ali-aim").await["trade_status"],
+        "TRADE_SUCCESS"
+    );
+    let fired: Vec<_> = sim
+        .fault_log()
+        .into_iter()
+        .filter(|d| d.targeted)
+        .map(|d| (d.kind, d.provider))
+        .collect();
+    use paycode_sim::Provider;
+    use paycode_sim::faults::CallKind;
+    assert_eq!(
+        fired,
+        [
+            (Some(CallKind::Pay), Some(Provider::Alipay)),
+            (Some(CallKind::Reverse), Some(Provider::Alipay)),
+        ]
+    );
+}
+
+/// An Alipay request as the Java SDK sends it: protocol parameters in the query, biz_content in the form.
+fn ali_request(method: &str, biz: &serde_json::Value) -> axum::http::Request<axum::body::Body> {
+    let params = ali_params(method, biz);
+    let query: Vec<String> = params
+        .iter()
+        .filter(|(k, _)| *k != "biz_content")
+        .map(|(k, v)| format!("{k}={}", urlencode(v)))
+        .collect();
+    post(
+        &format!("/gateway.do?{}", query.join("&")),
+        "application/x-www-form-urlencoded;charset=utf-8",
+        format!("biz_content={}", urlencode(&params["biz_content"])),
+    )
+}
+
+/// The answer's body fails before its first byte: on a socket, the connection closes without an answer.
+async fn assert_dropped(router: &axum::Router, request: axum::http::Request<axum::body::Body>) {
+    let response = router.clone().oneshot(request).await.unwrap();
+    assert!(
+        axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .is_err(),
+        "no answer arrives"
+    );
+}

@@ -674,3 +674,231 @@ async fn refunds_can_end_change_or_refundclose() {
         assert_eq!(query["refund_status_0"], end);
     }
 }
+
+/// WeChat's micropay error table: "每个二维码仅限使用一次，请刷新再试". A code
+/// that created a trade is used up whatever became of the trade (waiting,
+/// reversed after payment, closed, or lost in an unknown error); re-sent
+/// under its own order it keeps that order's answer.
+#[tokio::test]
+async fn a_used_code_is_refused_whatever_became_of_its_trade() {
+    let sim = simulator();
+    let router = sim.router();
+    let waiting = wx_code(2, 0);
+    wx_pay(&router, "used-wait", "100", &waiting).await;
+    let reversed = wx_code(0, 0);
+    wx_pay(&router, "used-rev", "100", &reversed).await;
+    assert_eq!(reverse(&router, "used-rev").await["result_code"], "SUCCESS");
+    let closed = wx_code(2, 0);
+    wx_pay(&router, "used-close", "100", &closed).await;
+    let close = wx_fields(&[("out_trade_no", "used-close")]);
+    assert_eq!(
+        wx_call(&router, "/pay/closeorder", close).await["result_code"],
+        "SUCCESS"
+    );
+    let unknown = wx_code(7, 0);
+    wx_pay(&router, "used-unk", "100", &unknown).await;
+    for (code, own_order, own_answer) in [
+        (&waiting, "used-wait", "USERPAYING"),
+        (&reversed, "used-rev", "ORDERREVERSED"),
+        (&closed, "used-close", "ORDERCLOSED"),
+        (&unknown, "used-unk", "SYSTEMERROR"),
+    ] {
+        let again = wx_pay(&router, &format!("{own_order}-2"), "100", code).await;
+        assert_eq!(
+            again["err_code"], "AUTH_CODE_INVALID",
+            "{own_order}: {again:?}"
+        );
+        assert!(
+            again["err_code_des"].contains("每个二维码仅限使用一次"),
+            "{again:?}"
+        );
+        assert_eq!(
+            wx_pay(&router, own_order, "100", code).await["err_code"],
+            own_answer,
+            "{own_order} keeps its answer"
+        );
+    }
+    // The refused order is a definite refusal: it pays with a fresh code.
+    assert_eq!(
+        wx_query(&router, "used-wait-2").await["trade_state"],
+        "PAYERROR"
+    );
+    assert_eq!(
+        wx_pay(&router, "used-wait-2", "100", &wx_code(0, 0)).await["result_code"],
+        "SUCCESS"
+    );
+}
+
+/// The code belongs to the customer, not to the merchant: another merchant
+/// presenting it is refused even under the same order number.
+#[tokio::test]
+async fn a_used_code_is_refused_at_another_merchant_under_the_same_order_number() {
+    let mut config = paycode_sim::SimConfig::example().unwrap();
+    config.wechat.push(paycode_sim::WechatMerchant {
+        appid: paycode_sim::config::EXAMPLE_WECHAT_APPID.to_owned(),
+        mch_id: paycode_sim::config::EXAMPLE_WECHAT_MCH_ID.to_owned(),
+        sub_mch_id: Some("1900000109".to_owned()),
+        api_key: paycode_sim::Secret::new(paycode_sim::config::EXAMPLE_WECHAT_API_KEY),
+    });
+    let sim = paycode_sim::Simulator::new(config).unwrap();
+    let router = sim.router();
+    let code = wx_code(0, 0);
+    assert_eq!(
+        wx_pay(&router, "shared-no", "100", &code).await["result_code"],
+        "SUCCESS"
+    );
+    let mut fields = wx_fields(&[
+        ("body", "x"),
+        ("out_trade_no", "shared-no"),
+        ("total_fee", "100"),
+        ("spbill_create_ip", "127.0.0.1"),
+        ("auth_code", &code),
+    ]);
+    fields.insert("sub_mch_id".to_owned(), "1900000109".to_owned());
+    let other = wx_call(&router, "/pay/micropay", fields).await;
+    assert_eq!(other["err_code"], "AUTH_CODE_INVALID", "{other:?}");
+    let paid: Vec<_> = sim
+        .trades()
+        .into_iter()
+        .filter(|t| t.phase == "paid")
+        .map(|t| t.merchant)
+        .collect();
+    assert_eq!(paid, [paycode_sim::config::EXAMPLE_WECHAT_MCH_ID]);
+}
+
+/// An unknown-error order retried under its number with a fresh code
+/// starts afresh, but the first code stays used.
+#[tokio::test]
+async fn a_code_stays_used_when_its_order_is_retried_with_a_fresh_code() {
+    let sim = simulator();
+    let router = sim.router();
+    let first = wx_code(7, 0);
+    assert_eq!(
+        wx_pay(&router, "retry-1", "100", &first).await["err_code"],
+        "SYSTEMERROR"
+    );
+    assert_eq!(
+        wx_pay(&router, "retry-1", "100", &wx_code(0, 0)).await["result_code"],
+        "SUCCESS"
+    );
+    assert_eq!(
+        wx_pay(&router, "retry-2", "100", &first).await["err_code"],
+        "AUTH_CODE_INVALID"
+    );
+}
+
+/// A simulator whose frozen clock stands at noon in Beijing, so that the
+/// clock advances of a test stay within one bill day.
+fn simulator_at_noon(auto_revoke_secs: u64) -> paycode_sim::Simulator {
+    let mut config = paycode_sim::SimConfig::example().unwrap();
+    config.clock.start = Some("2026-01-15T04:00:00Z".parse().unwrap());
+    config.wechat_auto_revoke_secs = auto_revoke_secs;
+    paycode_sim::Simulator::new(config).unwrap()
+}
+
+/// Once WeChat revoked an unpaid order it is an ordinary revoked order for
+/// every look at it: a repeat of the payment answers ORDERREVERSED, a
+/// reverse succeeds without recall, the bill has no row, the control view
+/// says REVOKED.
+#[tokio::test]
+async fn an_order_revoked_by_wechat_answers_like_a_reversed_one() {
+    let sim = simulator_at_noon(45);
+    let router = sim.router();
+    let code = wx_code(2, 0);
+    wx_pay(&router, "auto", "100", &code).await;
+    sim.advance_clock(44);
+    assert_eq!(wx_query(&router, "auto").await["trade_state"], "USERPAYING");
+    sim.advance_clock(1);
+    assert_eq!(
+        wx_pay(&router, "auto", "100", &code).await["err_code"],
+        "ORDERREVERSED"
+    );
+    let reversed = reverse(&router, "auto").await;
+    assert_eq!(
+        (
+            reversed["result_code"].as_str(),
+            reversed["recall"].as_str()
+        ),
+        ("SUCCESS", "N")
+    );
+    let view = &sim.trades()[0];
+    assert_eq!(
+        (view.phase.as_str(), view.provider_state.as_str()),
+        ("closed", "REVOKED")
+    );
+    assert_eq!(
+        view.ended_at,
+        Some(view.created_at + chrono::Duration::seconds(45))
+    );
+    let fields = wx_fields(&[("bill_date", "20260115"), ("bill_type", "ALL")]);
+    let raw = send(
+        &router,
+        post(
+            "/pay/downloadbill",
+            "text/xml",
+            wx_signed_xml(fields, WxSignType::Md5),
+        ),
+    )
+    .await;
+    assert!(
+        String::from_utf8(raw.body)
+            .unwrap()
+            .contains("No Bill Exist"),
+        "an unpaid revoked order is in no bill"
+    );
+}
+
+/// A password that would have come at 50 s charges nothing when WeChat
+/// revoked the order at 45 s: the bill has no payment row for it.
+#[tokio::test]
+async fn a_password_after_the_revoke_is_in_no_bill() {
+    let sim = simulator_at_noon(45);
+    let router = sim.router();
+    wx_pay(&router, "late", "100", &wx_code(1, 50)).await;
+    wx_pay(&router, "kept", "100", &wx_code(0, 0)).await;
+    sim.advance_clock(60);
+    let fields = wx_fields(&[("bill_date", "20260115"), ("bill_type", "ALL")]);
+    let raw = send(
+        &router,
+        post(
+            "/pay/downloadbill",
+            "text/xml",
+            wx_signed_xml(fields, WxSignType::Md5),
+        ),
+    )
+    .await;
+    let bill = String::from_utf8(raw.body).unwrap();
+    assert!(
+        bill.contains("`kept,") && !bill.contains("`late,"),
+        "{bill}"
+    );
+}
+
+/// The NOTPAY order left by an unknown error is unpaid too: WeChat revokes
+/// it at 45 s like a USERPAYING one.
+#[tokio::test]
+async fn an_order_left_notpay_by_an_unknown_error_is_revoked_too() {
+    let sim = simulator_at_noon(45);
+    let router = sim.router();
+    wx_pay(&router, "np", "100", &wx_code(7, 0)).await;
+    sim.advance_clock(44);
+    assert_eq!(wx_query(&router, "np").await["trade_state"], "NOTPAY");
+    sim.advance_clock(1);
+    assert_eq!(wx_query(&router, "np").await["trade_state"], "REVOKED");
+}
+
+/// `wechat_auto_revoke_secs = 0`: WeChat never revokes by itself, an order
+/// waits for ever and a password after 45 s still pays.
+#[tokio::test]
+async fn auto_revoke_can_be_turned_off() {
+    let sim = simulator_at_noon(0);
+    let router = sim.router();
+    wx_pay(&router, "forever", "100", &wx_code(2, 0)).await;
+    wx_pay(&router, "slow", "100", &wx_code(1, 50)).await;
+    sim.advance_clock(3600);
+    assert_eq!(
+        wx_query(&router, "forever").await["trade_state"],
+        "USERPAYING"
+    );
+    assert_eq!(wx_query(&router, "slow").await["trade_state"], "SUCCESS");
+}
