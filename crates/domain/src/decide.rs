@@ -788,7 +788,7 @@ fn resolve_refund(
     let refund = order
         .refund(out_refund_no)
         .ok_or(Rejection::RefundNotFound)?;
-    if !refund.needs_attention {
+    if !refund.needs_attention() {
         return Err(Rejection::OrderNotNeedingAttention);
     }
     Ok(vec![OrderEvent::RefundResolved(RefundResolved {

@@ -104,6 +104,10 @@ impl Policy {
         secs(self.pay_deadline_secs)
     }
 
+    pub fn pay_call_timeout(&self) -> Duration {
+        secs(self.pay_call_timeout_secs)
+    }
+
     pub fn poll_interval(&self) -> Duration {
         secs(self.poll_interval_secs)
     }

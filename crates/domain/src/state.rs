@@ -78,9 +78,8 @@ impl PayAttempt {
     /// out, or its answer was lost in a crash). Nothing may reverse the trade
     /// before, or a reverse could overtake the pay call (issue 13).
     pub fn call_ended_at(&self, policy: &crate::policy::Policy) -> DateTime<Utc> {
-        self.call_answered_at.unwrap_or_else(|| {
-            self.requested_at + chrono::Duration::seconds(i64::from(policy.pay_call_timeout_secs))
-        })
+        self.call_answered_at
+            .unwrap_or_else(|| self.requested_at + policy.pay_call_timeout())
     }
 
     /// When an attempt that is not final gets reversed: the pay deadline,
@@ -152,13 +151,25 @@ pub struct Refund {
     pub sends: u32,
     /// When it is sent again, for an `UNKNOWN` refund within its budget.
     pub next_send_at: Option<DateTime<Utc>>,
-    /// On the manual-intervention queue: abnormal, or its re-send budget spent.
-    pub needs_attention: bool,
     pub resolution: Option<RefundResolved>,
     pub last_reply: Option<ProviderReply>,
 }
 
 impl Refund {
+    /// On the manual-intervention queue: abnormal, or unconfirmed with its
+    /// re-send budget spent (nothing scheduled). Derived from the state, so
+    /// a later answer that moves the refund takes it off the queue.
+    pub fn needs_attention(&self) -> bool {
+        match self.state {
+            RefundState::Abnormal => true,
+            RefundState::Unknown => self.next_send_at.is_none(),
+            RefundState::Requested
+            | RefundState::Processing
+            | RefundState::Succeeded
+            | RefundState::Failed => false,
+        }
+    }
+
     /// Whether its amount counts against the paid amount: every refund but
     /// a definitely failed one (in flight, unknown and abnormal ones are
     /// reserved: the money may be on its way).
@@ -371,7 +382,7 @@ impl Order {
         }
         // Unless the provider refunded what it had refused and a person is
         // already on it (a late fact may promise more than was paid).
-        let refund_on_queue = self.refunds.iter().any(|r| r.needs_attention);
+        let refund_on_queue = self.refunds.iter().any(Refund::needs_attention);
         if self.refund_committed() > self.amount.amount() && !refund_on_queue {
             broken.push("live refunds never exceed the paid amount");
         }
@@ -478,14 +489,11 @@ impl Order {
                         at: e.at,
                     },
                 );
-                if let Some(refund) = self.refund_mut(&e.out_refund_no) {
-                    refund.needs_attention = true;
-                }
             }
             OrderEvent::RefundResolved(e) => self.apply_refund_resolution(e),
         }
         self.needs_attention =
-            self.payment_needs_attention || self.refunds.iter().any(|r| r.needs_attention);
+            self.payment_needs_attention || self.refunds.iter().any(Refund::needs_attention);
         self.last_event_at = event.at();
         self.version += 1;
         let broken = self.broken_invariants();
@@ -750,7 +758,6 @@ impl Order {
             polls: 0,
             sends: 0,
             next_send_at: None,
-            needs_attention: false,
             resolution: None,
             last_reply: None,
         });
@@ -793,18 +800,16 @@ impl Order {
             AnswerSource::Query => refund.polls += 1,
         }
         refund.next_send_at = e.next_send_at;
-        refund.needs_attention = e.next_send_at.is_none();
     }
 
     fn apply_refund_resolution(&mut self, e: &RefundResolved) {
         let refund = self.refund_mut(&e.out_refund_no);
         debug_assert!(
-            refund.as_ref().is_some_and(|r| r.needs_attention),
+            refund.as_ref().is_some_and(|r| r.needs_attention()),
             "resolution of refund {} that did not need it",
             e.out_refund_no
         );
         let Some(refund) = refund else { return };
-        refund.needs_attention = false;
         refund.updated_at = e.at;
         refund.resolution = Some(e.clone());
         let amount = refund.amount;

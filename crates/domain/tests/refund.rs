@@ -468,7 +468,7 @@ fn an_unconfirmed_refund_whose_budget_is_spent_goes_to_a_person() {
     assert!(order.needs_attention);
     assert!(!order.payment_needs_attention);
     assert_eq!(order.next_due(&policy), None);
-    assert!(order.refund(&refund_no("R1")).unwrap().needs_attention);
+    assert!(order.refund(&refund_no("R1")).unwrap().needs_attention());
 }
 
 /// Alipay: a query sent too early finds no refund; only then is it "not
@@ -597,4 +597,34 @@ fn a_refused_refund_reported_paid_later_is_abnormal_and_flagged() {
         RefundState::Abnormal
     );
     assert_eq!(order.refund_committed(), cny("20.00").amount());
+}
+
+/// A refund that went to a person because no answer confirmed it, then a
+/// late answer says the provider took it after all: it leaves the queue
+/// and is followed again (its place on the queue is derived from its state).
+#[test]
+fn a_late_answer_takes_an_unconfirmed_refund_off_the_queue() {
+    let first = t0() + secs(61);
+    let history = [
+        requested_history(),
+        vec![not_confirmed(AnswerSource::Call, None, first)],
+    ]
+    .concat();
+    assert!(paycode_domain::replay(&history).unwrap().needs_attention);
+    let at = first + secs(5);
+    let order = given(history)
+        .at(at)
+        .when(refund_result(
+            "R1",
+            RefundOutcome::Processing {
+                provider_refund_id: Some("50302".into()),
+            },
+        ))
+        .unwrap_order();
+    assert!(!order.needs_attention);
+    assert_eq!(
+        order.refund(&refund_no("R1")).unwrap().state,
+        RefundState::Processing
+    );
+    assert!(order.next_due(&Policy::default()).is_some());
 }

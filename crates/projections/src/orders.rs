@@ -192,7 +192,7 @@ impl<'t> Rows<'t> {
             reply = Some(&late.reply);
         }
         // Neither: a refund needs a person (abnormal, or never confirmed).
-        let refund_attention = order.refunds.iter().find(|r| r.needs_attention);
+        let refund_attention = order.refunds.iter().find(|r| r.needs_attention());
         if let (false, Some(refund)) = (order.payment_needs_attention, refund_attention) {
             reason = Some(match refund.state {
                 RefundState::Abnormal => "refund_abnormal".to_owned(),
