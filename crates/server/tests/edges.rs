@@ -7,7 +7,8 @@ mod support;
 
 use std::time::Duration;
 
-use paycode_sim::faults::{AfterHold, Fault};
+use paycode_sim::Provider;
+use paycode_sim::faults::{AfterHold, CallKind, Fault, FaultConfig, Target};
 use serde_json::Value;
 use support::{World, alipay_code, wechat_code};
 
@@ -88,13 +89,6 @@ async fn a_charge_settled_by_the_poll_while_the_pay_call_hangs_is_answered_succe
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Call {
-    Pay,
-    Query,
-    Reverse,
-}
-
 /// The five faults of the matrix, as the simulator plays them.
 fn faults() -> [(&'static str, Fault); 5] {
     [
@@ -125,45 +119,55 @@ struct Row {
     sim: String,
 }
 
-/// Runs one order through the process with `fault` aimed at its first
-/// `call`. The simulator's fault script is consumed by the next provider
-/// call, and with one order in flight at a time and both clocks in hand the
-/// next call is known: the pay call at once, the first poll 5 s later, the
-/// first reverse call at the 30 s deadline.
-async fn run_case(world: &World, wallet: &str, call: Call, fault: Fault, serial: u32) -> Row {
+/// Runs one order through the process with `fault` aimed, through the
+/// simulator's targets, at its first `call` of that kind.
+async fn run_case(world: &World, wallet: &str, call: CallKind, fault: Fault, serial: u32) -> Row {
     let no = format!("m-{wallet}-{serial}");
     // Pay faults: a code that pays at once. Query faults: paid 5 s after
     // the password prompt. Reverse faults: never confirmed, so reversed.
     let (scenario, param) = match call {
-        Call::Pay => (0, 0),
-        Call::Query => (1, 5),
-        Call::Reverse => (2, 0),
+        CallKind::Query => (1, 5),
+        CallKind::Reverse => (2, 0),
+        CallKind::Pay
+        | CallKind::Refund
+        | CallKind::RefundQuery
+        | CallKind::Close
+        | CallKind::Bill => (0, 0),
     };
-    let code = match wallet {
-        "wechat" => wechat_code(scenario, param, 800 + serial),
-        _ => alipay_code(scenario, param, 800 + serial),
+    let (code, provider) = match wallet {
+        "wechat" => (wechat_code(scenario, param, 800 + serial), Provider::Wechat),
+        _ => (alipay_code(scenario, param, 800 + serial), Provider::Alipay),
     };
-    if call == Call::Pay {
-        world.aim(fault);
-    }
+    world
+        .sim
+        .sim()
+        .set_faults(FaultConfig {
+            targets: vec![Target {
+                call,
+                provider: Some(provider),
+                out_trade_no: None,
+                nth: 1,
+                fault,
+            }],
+            ..FaultConfig::default()
+        })
+        .expect("faults are valid");
     let (status, body) = world.pay(&no, &code, "10.00").await;
     let till = format!("{status} {}", state(&body));
-    match call {
-        Call::Pay => {}
-        Call::Query => world.aim(fault),
-        Call::Reverse => {
-            world.pass(29).await;
-            world.aim(fault);
-        }
-    }
-    world.pass(90).await;
-    let fired = world
+    world.pass(120).await;
+    let fired: Vec<_> = world
         .sim
         .sim()
         .fault_log()
-        .iter()
-        .any(|decision| decision.fault == fault);
-    assert!(fired, "{no}: the aimed fault never fired");
+        .into_iter()
+        .filter(|decision| decision.targeted)
+        .map(|decision| (decision.kind, decision.fault))
+        .collect();
+    assert_eq!(
+        fired,
+        [(Some(call), fault)],
+        "{no}: the fault hit its call once"
+    );
     let stream = paycode_app::OrderService::stream(
         &paycode_domain::MerchantId::parse("shop-a").expect("merchant"),
         &paycode_domain::OutTradeNo::parse(&no).expect("order number"),
@@ -217,7 +221,7 @@ async fn one_fault_aimed_at_one_call_never_misleads_the_till_or_the_books() {
         } else {
             "TRADE_CLOSED"
         };
-        for call in [Call::Pay, Call::Query, Call::Reverse] {
+        for call in [CallKind::Pay, CallKind::Query, CallKind::Reverse] {
             for (name, fault) in faults() {
                 serial += 1;
                 let row = run_case(&world, wallet, call, fault, serial).await;
@@ -226,20 +230,31 @@ async fn one_fault_aimed_at_one_call_never_misleads_the_till_or_the_books() {
                 // fault charged the customer. Query faults change nothing;
                 // the customer pays 5 s in. A reverse always ends reversed.
                 let charged = match call {
-                    Call::Pay => !matches!(
+                    CallKind::Pay => !matches!(
                         fault,
                         Fault::Drop {
                             effect_applied: false
                         } | Fault::Http5xx
                     ),
-                    Call::Query => true,
-                    Call::Reverse => false,
+                    CallKind::Query => true,
+                    CallKind::Reverse
+                    | CallKind::Refund
+                    | CallKind::RefundQuery
+                    | CallKind::Close
+                    | CallKind::Bill => false,
                 };
                 let (till, final_state, sim) = match (call, charged) {
-                    (Call::Pay, true) => ("201 PAYING", "SUCCESS", "paid"),
-                    (Call::Pay, false) => ("201 PAYING", reversed, "no trade"),
-                    (Call::Query, _) => ("201 PAYING", "SUCCESS", "paid"),
-                    (Call::Reverse, _) => ("201 PAYING", reversed, "closed"),
+                    (CallKind::Pay, true) => ("201 PAYING", "SUCCESS", "paid"),
+                    (CallKind::Pay, false) => ("201 PAYING", reversed, "no trade"),
+                    (CallKind::Query, _) => ("201 PAYING", "SUCCESS", "paid"),
+                    (
+                        CallKind::Reverse
+                        | CallKind::Refund
+                        | CallKind::RefundQuery
+                        | CallKind::Close
+                        | CallKind::Bill,
+                        _,
+                    ) => ("201 PAYING", reversed, "closed"),
                 };
                 let case = format!("{wallet} {call:?} {name}");
                 assert_eq!(row.till, till, "{case}: the till's answer");
