@@ -16,10 +16,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use paycode_sim::{FaultConfig, SimConfig};
+use paycode_sim::FaultConfig;
 use support::cluster::{
-    Clients, Seeded, check_acknowledged, check_agreement, free_port, http, spawn_paycode,
-    wait_until_settled, write_config,
+    Clients, Seeded, check_acknowledged, check_agreement, http, spawn_paycode, sqlite_node,
+    wait_until_settled, wall_clock_sim,
 };
 
 const PAYMENTS: u32 = 1_000;
@@ -29,22 +29,9 @@ const CLIENTS: u32 = 16;
 const SETTLE_WITHIN: Duration = Duration::from_secs(120);
 
 async fn run(faults: FaultConfig, seed: u64) {
-    let mut sim_config = SimConfig::example().expect("sim config");
-    sim_config.clock.frozen = false;
-    sim_config.faults = faults;
-    let sim = paycode_sim::start(sim_config, "127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("sim starts");
+    let sim = wall_clock_sim(faults).await;
     let dir = tempfile::tempdir().expect("a temp dir");
-    let port = free_port();
-    let db = dir.path().join("paycode.db");
-    let config = write_config(
-        dir.path(),
-        "node",
-        &sim.base_url(),
-        port,
-        &format!("sqlite:{}", db.display()),
-    );
+    let (config, port) = sqlite_node(dir.path(), &sim.base_url());
     let log = dir.path().join("paycode.log");
     let child = Arc::new(std::sync::Mutex::new(spawn_paycode(&config, &log)));
 
@@ -78,8 +65,8 @@ async fn run(faults: FaultConfig, seed: u64) {
     );
 
     // Let the last incarnation finish every order, reading the log beside it.
-    let store =
-        paycode_store_sqlite::SqliteStore::open(&db).expect("the store opens beside paycode");
+    let store = paycode_store_sqlite::SqliteStore::open(dir.path().join("paycode.db"))
+        .expect("the store opens beside paycode");
     let orders = wait_until_settled(&store, PAYMENTS as usize, SETTLE_WITHIN, &log).await;
     child.lock().expect("lock").kill();
 

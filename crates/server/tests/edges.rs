@@ -10,7 +10,7 @@ use std::time::Duration;
 use paycode_sim::Provider;
 use paycode_sim::faults::{AfterHold, CallKind, Fault, FaultConfig, Target};
 use serde_json::Value;
-use support::{World, alipay_code, wechat_code};
+use support::{World, alipay_code, call_faults, wechat_code};
 
 /// Provider calls give up after this long, so a held call times out fast.
 const CLIENT_TIMEOUT_MS: u64 = 800;
@@ -87,27 +87,6 @@ async fn a_charge_settled_by_the_poll_while_the_pay_call_hangs_is_answered_succe
             "{no}: charged once, and kept"
         );
     }
-}
-
-/// The five faults of the matrix, as the simulator plays them.
-fn faults() -> [(&'static str, Fault); 5] {
-    [
-        (
-            "before sending",
-            Fault::Drop {
-                effect_applied: false,
-            },
-        ),
-        (
-            "applied, answer lost",
-            Fault::Drop {
-                effect_applied: true,
-            },
-        ),
-        ("HTTP 5xx", Fault::Http5xx),
-        ("bad signature", Fault::BadSignature),
-        ("malformed", Fault::Malformed),
-    ]
 }
 
 /// One row of the matrix: the till's answer, the final state, and the
@@ -222,7 +201,7 @@ async fn one_fault_aimed_at_one_call_never_misleads_the_till_or_the_books() {
             "TRADE_CLOSED"
         };
         for call in [CallKind::Pay, CallKind::Query, CallKind::Reverse] {
-            for (name, fault) in faults() {
+            for (name, fault) in call_faults() {
                 serial += 1;
                 let row = run_case(&world, wallet, call, fault, serial).await;
                 // What the providers did: a pay call that never reached them

@@ -11,10 +11,10 @@ mod support;
 
 use std::time::Duration;
 
-use paycode_sim::SimConfig;
+use paycode_sim::FaultConfig;
 use support::cluster::{
     Clients, check_acknowledged, check_agreement, free_port, http, spawn_paycode,
-    wait_until_settled, write_config,
+    wait_until_settled, wall_clock_sim, write_config,
 };
 
 const PAYMENTS: u32 = 300;
@@ -36,11 +36,7 @@ async fn the_surviving_node_takes_over_the_orders_of_a_killed_one() {
     };
     let schema = schema();
     let store_url = format!("{url}?schema={schema}");
-    let mut sim_config = SimConfig::example().expect("sim config");
-    sim_config.clock.frozen = false;
-    let sim = paycode_sim::start(sim_config, "127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("sim starts");
+    let sim = wall_clock_sim(FaultConfig::default()).await;
     let dir = tempfile::tempdir().expect("a temp dir");
     let (port_a, port_b) = (free_port(), free_port());
     let config_a = write_config(dir.path(), "a", &sim.base_url(), port_a, &store_url);

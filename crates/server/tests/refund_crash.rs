@@ -8,9 +8,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use paycode_sim::{Fault, FaultConfig, SimConfig};
+use paycode_sim::{Fault, FaultConfig};
 use serde_json::{Value, json};
-use support::cluster::{free_port, http, spawn_paycode, write_config};
+use support::cluster::{http, spawn_paycode, sqlite_node, wall_clock_sim};
 use support::wechat_code;
 
 async fn call(
@@ -55,21 +55,9 @@ async fn until_answered(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_resent_across_a_crash_is_refunded_once() {
-    let mut sim_config = SimConfig::example().expect("sim config");
-    sim_config.clock.frozen = false;
-    let sim = paycode_sim::start(sim_config, "127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("sim starts");
+    let sim = wall_clock_sim(FaultConfig::default()).await;
     let dir = tempfile::tempdir().expect("a temp dir");
-    let port = free_port();
-    let db = dir.path().join("paycode.db");
-    let config = write_config(
-        dir.path(),
-        "node",
-        &sim.base_url(),
-        port,
-        &format!("sqlite:{}", db.display()),
-    );
+    let (config, port) = sqlite_node(dir.path(), &sim.base_url());
     let log = dir.path().join("paycode.log");
     let mut node = spawn_paycode(&config, &log);
     let base = format!("http://127.0.0.1:{port}");

@@ -7,7 +7,7 @@ mod support;
 
 use paycode_sim::faults::Fault;
 use serde_json::{Value, json};
-use support::{World, alipay_code, wechat_code};
+use support::{World, alipay_code, call_faults, wechat_code};
 
 fn refund_body(no: &str, amount: &str) -> Value {
     json!({ "out_refund_no": no, "amount": amount, "reason": "returned" })
@@ -97,28 +97,14 @@ async fn a_refund_call_that_fails_in_transport_is_sent_again_and_refunds_once() 
         then: paycode_sim::AfterHold::Drop,
         effect_applied,
     };
-    let faults = [
-        (
-            "before sending",
-            Fault::Drop {
-                effect_applied: false,
-            },
-        ),
-        (
-            "applied, answer lost",
-            Fault::Drop {
-                effect_applied: true,
-            },
-        ),
+    let timeouts = [
         ("timeout, not applied", held(false)),
         ("timeout, applied", held(true)),
-        ("HTTP 5xx", Fault::Http5xx),
-        ("bad signature", Fault::BadSignature),
-        ("malformed", Fault::Malformed),
     ];
+    let faults: Vec<_> = call_faults().into_iter().chain(timeouts).collect();
     let mut serial = 610;
     for (wallet, code) in [("wx", 0u8), ("ali", 1u8)] {
-        for (name, fault) in faults {
+        for &(name, fault) in &faults {
             serial += 1;
             let no = format!("{wallet}-rf-{serial}");
             let auth = if code == 0 {

@@ -53,6 +53,30 @@ pub fn code(n: u32) -> String {
     format!("{prefix}{scenario:02}{param:02}{n:012}")
 }
 
+/// The simulator on the wall clock (the children run on it too), with `faults`.
+pub async fn wall_clock_sim(faults: paycode_sim::FaultConfig) -> paycode_sim::RunningSim {
+    let mut sim_config = paycode_sim::SimConfig::example().expect("sim config");
+    sim_config.clock.frozen = false;
+    sim_config.faults = faults;
+    paycode_sim::start(sim_config, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("sim starts")
+}
+
+/// One node on its own SQLite store in `dir`: its config file and port.
+pub fn sqlite_node(dir: &Path, sim_base: &str) -> (PathBuf, u16) {
+    let port = free_port();
+    let db = dir.join("paycode.db");
+    let config = write_config(
+        dir,
+        "node",
+        sim_base,
+        port,
+        &format!("sqlite:{}", db.display()),
+    );
+    (config, port)
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("binds")

@@ -227,6 +227,30 @@ impl World {
     }
 }
 
+/// The faults one provider call can meet, as the simulator plays them:
+/// lost before the provider, lost after it acted, a 5xx, an answer whose
+/// signature does not verify, an answer cut short.
+pub fn call_faults() -> [(&'static str, paycode_sim::Fault); 5] {
+    use paycode_sim::Fault;
+    [
+        (
+            "before sending",
+            Fault::Drop {
+                effect_applied: false,
+            },
+        ),
+        (
+            "applied, answer lost",
+            Fault::Drop {
+                effect_applied: true,
+            },
+        ),
+        ("HTTP 5xx", Fault::Http5xx),
+        ("bad signature", Fault::BadSignature),
+        ("malformed", Fault::Malformed),
+    ]
+}
+
 /// An 18-digit WeChat code selecting simulator scenario `scenario` with `param`.
 pub fn wechat_code(scenario: u8, param: u8, serial: u32) -> String {
     format!("13{scenario:02}{param:02}{serial:012}")
