@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use paycode_sim::FaultConfig;
 use support::cluster::{
-    Clients, Seeded, check_acknowledged, check_agreement, http, spawn_paycode, sqlite_node,
-    wait_until_settled, wall_clock_sim,
+    Clients, Seeded, SqliteNode, check_acknowledged, check_agreement, http, spawn_paycode,
+    sqlite_node, wait_until_settled, wall_clock_sim,
 };
 
 const PAYMENTS: u32 = 1_000;
@@ -31,7 +31,7 @@ const SETTLE_WITHIN: Duration = Duration::from_secs(120);
 async fn run(faults: FaultConfig, seed: u64) {
     let sim = wall_clock_sim(faults).await;
     let dir = tempfile::tempdir().expect("a temp dir");
-    let (config, port) = sqlite_node(dir.path(), &sim.base_url());
+    let SqliteNode { config, port, db } = sqlite_node(dir.path(), &sim.base_url());
     let log = dir.path().join("paycode.log");
     let child = Arc::new(std::sync::Mutex::new(spawn_paycode(&config, &log)));
 
@@ -65,8 +65,8 @@ async fn run(faults: FaultConfig, seed: u64) {
     );
 
     // Let the last incarnation finish every order, reading the log beside it.
-    let store = paycode_store_sqlite::SqliteStore::open(dir.path().join("paycode.db"))
-        .expect("the store opens beside paycode");
+    let store =
+        paycode_store_sqlite::SqliteStore::open(&db).expect("the store opens beside paycode");
     let orders = wait_until_settled(&store, PAYMENTS as usize, SETTLE_WITHIN, &log).await;
     child.lock().expect("lock").kill();
 

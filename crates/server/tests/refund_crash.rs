@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use paycode_sim::{Fault, FaultConfig};
 use serde_json::{Value, json};
-use support::cluster::{http, spawn_paycode, sqlite_node, wall_clock_sim};
+use support::cluster::{SqliteNode, http, spawn_paycode, sqlite_node, wall_clock_sim};
 use support::wechat_code;
 
 async fn call(
@@ -57,7 +57,7 @@ async fn until_answered(
 async fn a_refund_resent_across_a_crash_is_refunded_once() {
     let sim = wall_clock_sim(FaultConfig::default()).await;
     let dir = tempfile::tempdir().expect("a temp dir");
-    let (config, port) = sqlite_node(dir.path(), &sim.base_url());
+    let SqliteNode { config, port, .. } = sqlite_node(dir.path(), &sim.base_url());
     let log = dir.path().join("paycode.log");
     let mut node = spawn_paycode(&config, &log);
     let base = format!("http://127.0.0.1:{port}");

@@ -63,8 +63,15 @@ pub async fn wall_clock_sim(faults: paycode_sim::FaultConfig) -> paycode_sim::Ru
         .expect("sim starts")
 }
 
-/// One node on its own SQLite store in `dir`: its config file and port.
-pub fn sqlite_node(dir: &Path, sim_base: &str) -> (PathBuf, u16) {
+/// A node on its own SQLite store: its config file, port and database file.
+pub struct SqliteNode {
+    pub config: PathBuf,
+    pub port: u16,
+    pub db: PathBuf,
+}
+
+/// One node on its own SQLite store in `dir`.
+pub fn sqlite_node(dir: &Path, sim_base: &str) -> SqliteNode {
     let port = free_port();
     let db = dir.join("paycode.db");
     let config = write_config(
@@ -74,7 +81,7 @@ pub fn sqlite_node(dir: &Path, sim_base: &str) -> (PathBuf, u16) {
         port,
         &format!("sqlite:{}", db.display()),
     );
-    (config, port)
+    SqliteNode { config, port, db }
 }
 
 pub fn free_port() -> u16 {
