@@ -8,14 +8,19 @@
 //! Columns are found by header name. A day without trades is a file without
 //! rows: an empty bill, not an error.
 //!
+//! The `#` header lines name the account (`#账号：[{PID}0156]`) and the
+//! period (`#起始日期：[…]   终止日期：[…]`); both are kept so that the
+//! reconciliation can refuse another account's or another day's bill.
+//!
 //! What it is not: the reconciliation. This module only refuses what is not a
-//! whole, well-formed bill: not a zip, no detail file, not GBK, an unknown or
-//! missing column, a row cut short, no footer, footer counts that differ from
-//! the rows.
+//! whole, well-formed bill: not a zip (nor the detail CSV itself, see
+//! [`parse_file`]), no detail file, not GBK, a required column missing, a row
+//! cut short, no footer, footer counts that differ from the rows. A column it
+//! does not know is skipped and named in [`Bill::warnings`].
 
 use std::io::Read as _;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use paycode_provider::text::{parse_beijing_time, parse_signed_fen};
 
 /// The largest detail file accepted once unpacked: about a million rows; a
@@ -33,6 +38,11 @@ const END_MARKER: &str = "业务明细列表结束";
 pub enum BillError {
     #[error("the bill is not a readable zip: {reason}")]
     BadZip { reason: String },
+    #[error(
+        "the file is neither the downloaded zip nor its 业务明细 CSV (no 支付宝交易号 header): \
+         give the `…_业务明细.csv` or the `.csv.zip` as downloaded"
+    )]
+    NotABill,
     #[error("the zip holds no 业务明细 (detail) file; it holds {names:?}")]
     NoDetailFile { names: Vec<String> },
     #[error("the detail file is larger than {limit} bytes")]
@@ -43,8 +53,6 @@ pub enum BillError {
     NoHeader,
     #[error("line {line}: {reason}")]
     BadLine { line: u64, reason: String },
-    #[error("unknown column {name:?} in the header (line {line})")]
-    UnknownColumn { name: String, line: u64 },
     #[error("the header (line {line}) has no column {name:?}")]
     MissingColumn { name: &'static str, line: u64 },
     #[error("the detail file ends before its footer: truncated after line {line}")]
@@ -95,10 +103,39 @@ pub struct BillSummary {
 /// A parsed bill.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bill {
-    /// The name of the detail file in the zip.
+    /// The name of the detail file in the zip (empty for a bare CSV).
     pub file_name: String,
+    /// The account of `#账号：[…]`, as printed (the PID followed by `0156`).
+    pub account: Option<String>,
+    /// The period of `#起始日期：[…]   终止日期：[…]`, Beijing wall-clock
+    /// times.
+    pub period: Option<(NaiveDateTime, NaiveDateTime)>,
+    /// What was read past: columns this parser does not know.
+    pub warnings: Vec<String>,
     pub rows: Vec<BillRow>,
     pub summary: BillSummary,
+}
+
+/// The local file header's signature: every zip starts with it.
+const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+
+/// Reads a bill file as an operator may give it: the zip as downloaded, or
+/// the 业务明细 CSV taken out of it (GBK, or UTF-8 if resaved).
+pub fn parse_file(bytes: &[u8]) -> Result<Bill, BillError> {
+    if bytes.starts_with(ZIP_MAGIC) {
+        return parse_zip(bytes);
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) if text.contains(HEADER_PROBE) => std::borrow::Cow::Borrowed(text),
+        Ok(_) | Err(_) => encoding_rs::GBK
+            .decode_without_bom_handling_and_without_replacement(bytes)
+            .ok_or(BillError::NotABill)?,
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    if !text.contains(HEADER_PROBE) {
+        return Err(BillError::NotABill);
+    }
+    parse_detail(text)
 }
 
 /// Reads the zip as downloaded: finds the detail file, decodes it from GBK
@@ -163,11 +200,21 @@ pub fn parse_detail(text: &str) -> Result<Bill, BillError> {
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .zip(1u64..)
         .filter(|(l, _)| !l.trim().is_empty());
-    let (header, header_line) = lines
-        .by_ref()
-        .find(|(l, _)| !l.starts_with('#'))
-        .ok_or(BillError::NoHeader)?;
-    let columns = Columns::find(header, header_line)?;
+    let mut account = None;
+    let mut period = None;
+    let (header, header_line) = loop {
+        let (text, number) = lines.next().ok_or(BillError::NoHeader)?;
+        let Some(comment) = text.strip_prefix('#') else {
+            break (text, number);
+        };
+        if let Some(rest) = comment.strip_prefix("账号：") {
+            account = Some(bracketed(rest, number)?.to_owned());
+        } else if comment.starts_with("起始日期：") {
+            period = Some(read_period(comment, number)?);
+        }
+    };
+    let mut warnings = Vec::new();
+    let columns = Columns::find(header, header_line, &mut warnings)?;
     let mut rows = Vec::new();
     let mut last = header_line;
     loop {
@@ -190,9 +237,39 @@ pub fn parse_detail(text: &str) -> Result<Bill, BillError> {
     check_counts(&rows, &summary)?;
     Ok(Bill {
         file_name: String::new(),
+        account,
+        period,
+        warnings,
         rows,
         summary,
     })
+}
+
+/// `[x]…` → `x`.
+fn bracketed(text: &str, line: u64) -> Result<&str, BillError> {
+    text.trim()
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once(']'))
+        .map(|(inside, _)| inside.trim())
+        .ok_or_else(|| BillError::BadLine {
+            line,
+            reason: format!("{text:?} is not `[…]`"),
+        })
+}
+
+/// `起始日期：[2019年09月16日 00:00:00]   终止日期：[2019年09月17日 00:00:00]`.
+fn read_period(text: &str, line: u64) -> Result<(NaiveDateTime, NaiveDateTime), BillError> {
+    let bad = || BillError::BadLine {
+        line,
+        reason: format!("period {text:?} is not `起始日期：[…]   终止日期：[…]`"),
+    };
+    let rest = text.strip_prefix("起始日期：").ok_or_else(bad)?;
+    let start = bracketed(rest, line)?;
+    let (_, after) = rest.split_once("终止日期：").ok_or_else(bad)?;
+    let end = bracketed(after, line)?;
+    let time =
+        |t: &str| NaiveDateTime::parse_from_str(t, "%Y年%m月%d日 %H:%M:%S").map_err(|_| bad());
+    Ok((time(start)?, time(end)?))
 }
 
 fn footer<'a>(
@@ -296,14 +373,14 @@ struct Columns {
 }
 
 impl Columns {
-    fn find(header: &str, line: u64) -> Result<Columns, BillError> {
+    fn find(header: &str, line: u64, warnings: &mut Vec<String>) -> Result<Columns, BillError> {
         let names: Vec<&str> = header.split(',').map(|n| n.trim()).collect();
-        if let Some(unknown) = names.iter().find(|n| !KNOWN.contains(n)) {
-            return Err(BillError::UnknownColumn {
-                name: (*unknown).to_owned(),
-                line,
-            });
-        }
+        warnings.extend(
+            names
+                .iter()
+                .filter(|n| !KNOWN.contains(n))
+                .map(|n| format!("unknown column {n:?} in the header (line {line}) skipped")),
+        );
         let need = |name: &'static str| {
             names
                 .iter()

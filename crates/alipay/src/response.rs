@@ -271,8 +271,11 @@ pub enum BillUrl {
     Answer(BillAnswer),
 }
 
-/// Sub-codes that say "no bill for that day" (protocols.md 4.11).
-const NO_BILL_SUB_CODES: &[&str] = &["NO_BILL_DATA", "BILL_NOT_EXIST"];
+/// Sub-codes that say "no bill for that day" (protocols.md 4.11): `isp.bill_not_exist` is what
+/// production clients check; the upper-case ones are kept for older gateways. A bad or not yet
+/// billable date (`isv.invalid_arguments`, e.g. today) is not among them: it is a rejection the
+/// caller sees, never an empty bill.
+const NO_BILL_SUB_CODES: &[&str] = &["isp.bill_not_exist", "NO_BILL_DATA", "BILL_NOT_EXIST"];
 
 pub fn map_bill_url(node: Result<ResponseNode, ProviderError>) -> Result<BillUrl, ProviderError> {
     let node = node?;

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 use expect_test::{Expect, expect};
-use paycode_alipay::bill::{Bill, BillError, parse_detail, parse_zip};
+use paycode_alipay::bill::{Bill, BillError, parse_detail, parse_file, parse_zip};
 
 const HEADER: &str = "支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,券名称,商家红包消费金额（元）,卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注";
 
@@ -179,6 +179,39 @@ fn a_day_of_payments_refunds_and_a_cancel_parses_with_tabs_stripped_and_signs_ke
 }
 
 #[test]
+fn the_account_and_the_period_are_read_from_the_header_lines() {
+    let bill = parse_detail(&day_detail()).unwrap();
+    assert_eq!(bill.account.as_deref(), Some("20880000000000000156"));
+    expect!["Some((2026-11-20T00:00:00, 2026-11-21T00:00:00))"]
+        .assert_eq(&format!("{:?}", bill.period));
+    let torn = day_detail().replacen("终止日期：[2026年11月21日 00:00:00]", "终止日期：[]", 1);
+    expect![[r#"line 3: period "起始日期：[2026年11月20日 00:00:00]   终止日期：[]" is not `起始日期：[…]   终止日期：[…]`"#]]
+        .assert_eq(&parse_detail(&torn).unwrap_err().to_string());
+}
+
+/// An operator may give the CSV taken out of the zip, in GBK as Alipay
+/// writes it or resaved as UTF-8; anything else gets a hint.
+#[test]
+fn the_detail_csv_itself_is_read_and_other_files_get_a_hint() {
+    let zipped = parse_zip(&bill_zip(&day_detail())).unwrap();
+    let text = day_detail();
+    let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+    let bare = parse_file(&gbk).unwrap();
+    assert_eq!(bare.rows, zipped.rows);
+    assert_eq!(bare.summary, zipped.summary);
+    assert_eq!(
+        parse_file(day_detail().as_bytes()).unwrap().rows,
+        zipped.rows
+    );
+    assert_eq!(
+        parse_file(&bill_zip(&day_detail())).unwrap().file_name,
+        zipped.file_name
+    );
+    expect!["the file is neither the downloaded zip nor its 业务明细 CSV (no 支付宝交易号 header): give the `…_业务明细.csv` or the `.csv.zip` as downloaded"]
+        .assert_eq(&parse_file(b"date,amount\n").unwrap_err().to_string());
+}
+
+#[test]
 fn an_empty_day_is_a_bill_without_rows() {
     let text = detail(&[], ("0笔，商家实收共0.00元", "0笔，商家实收退款共0.00元"));
     check(
@@ -235,10 +268,23 @@ fn footer_counts_that_differ_from_the_rows_are_refused() {
 }
 
 #[test]
-fn unknown_and_missing_columns_and_unknown_business_types_are_named() {
-    let unknown = day_detail().replacen("备注", "备注2", 1);
-    expect![[r#"unknown column "备注2" in the header (line 5)"#]]
-        .assert_eq(&parse_detail(&unknown).unwrap_err().to_string());
+fn unknown_columns_are_warnings_missing_ones_and_unknown_business_types_are_refused() {
+    let added = day_detail().replacen("备注", "备注,新列", 1);
+    let added: String = added
+        .split("\r\n")
+        .map(|l| {
+            if l.contains("交易\t") || l.contains("退款\t") {
+                format!("{l},x")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    let bill = parse_detail(&added).unwrap();
+    assert_eq!(bill.rows, parse_detail(&day_detail()).unwrap().rows);
+    expect![[r#"["unknown column \"新列\" in the header (line 5) skipped"]"#]]
+        .assert_eq(&format!("{:?}", bill.warnings));
     let missing = day_detail().replacen(",退款批次号/请求号", "", 1);
     expect![[r#"the header (line 5) has no column "退款批次号/请求号""#]]
         .assert_eq(&parse_detail(&missing).unwrap_err().to_string());

@@ -443,6 +443,35 @@ fn bill_url_answers_fetch_no_bill_or_reject() {
     ));
 }
 
+/// The sub codes live Alipay answers (protocols.md 4.11): a missing bill is
+/// `isp.bill_not_exist` (no bill); a bad or not yet billable date such as
+/// today is `isv.invalid_arguments`, an error the caller sees, not an empty bill.
+#[test]
+fn bill_url_isp_bill_not_exist_is_no_bill_and_isv_invalid_arguments_is_rejected() {
+    let method = "alipay.data.dataservice.bill.downloadurl.query";
+    let url = |node: &str| {
+        map_bill_url(read_response(
+            &signed(method, node),
+            method,
+            &gateway_public(),
+        ))
+    };
+    let missing = url(
+        r#"{"code":"40004","msg":"Business Failed","sub_code":"isp.bill_not_exist","sub_msg":"账单不存在"}"#,
+    );
+    assert!(
+        matches!(missing, Ok(BillUrl::Answer(BillAnswer::NoBill(ref raw))) if raw.code == "isp.bill_not_exist"),
+        "{missing:?}"
+    );
+    let today = url(
+        r#"{"code":"40004","msg":"Business Failed","sub_code":"isv.invalid_arguments","sub_msg":"入参不合法"}"#,
+    );
+    assert!(
+        matches!(today, Err(ProviderError::Rejected { ref code, ref message }) if code == "isv.invalid_arguments" && message.contains("入参不合法")),
+        "{today:?}"
+    );
+}
+
 proptest::proptest! {
     #[test]
     fn arbitrary_bodies_never_panic_and_are_never_paid(body in "[{}\\[\\]\":,\\\\a-z_0-9 ]{0,200}") {

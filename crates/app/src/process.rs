@@ -35,17 +35,32 @@ use paycode_store::{Leases, PARTITIONS, SingleNode, StreamName, Subscription, pa
 use crate::answers;
 use crate::metrics::Metrics;
 use crate::orders::{AppError, Executed, OrderService};
+use crate::reconciliation::BillAccount;
 use crate::replay::project_orders;
 
-/// The provider accounts paycode may use: one client per merchant and provider.
+/// The provider accounts paycode may use: one client per merchant and
+/// provider, and the identity its daily bill must show.
 #[derive(Debug, Default)]
 pub struct ProviderDirectory {
     clients: HashMap<(MerchantId, ProviderKind), Arc<dyn Provider>>,
+    bill_accounts: HashMap<(MerchantId, ProviderKind), BillAccount>,
 }
 
 impl ProviderDirectory {
     pub fn insert(&mut self, merchant: MerchantId, client: Arc<dyn Provider>) {
         self.clients.insert((merchant, client.kind()), client);
+    }
+
+    /// Records the account a merchant's bill at `account.provider()` must
+    /// belong to.
+    pub fn insert_bill_account(&mut self, merchant: MerchantId, account: BillAccount) {
+        self.bill_accounts
+            .insert((merchant, account.provider()), account);
+    }
+
+    /// The account a merchant's bill at `kind` must belong to.
+    pub fn bill_account(&self, merchant: &MerchantId, kind: ProviderKind) -> Option<&BillAccount> {
+        self.bill_accounts.get(&(merchant.clone(), kind))
     }
 
     pub fn get(&self, merchant: &MerchantId, kind: ProviderKind) -> Option<&Arc<dyn Provider>> {

@@ -46,9 +46,9 @@ pub use ids::{
 pub use money::{Amount, Money, MoneyError};
 pub use policy::Policy;
 pub use reconciliation::{
-    BillSource, CarriedItem, CarriedPart, DiscrepancyFound, DiscrepancyResolved,
-    ReconciliationCompleted, ReconciliationEvent, ReconciliationStarted, ResolutionOutcome,
-    ResolutionRejected, RunFigures, RunLog, reconciliation_stream,
+    BillSource, CarriedItem, CarriedPart, DiscrepancyFound, DiscrepancyResolved, DiscrepancyStatus,
+    DiscrepancySuperseded, ReconciliationCompleted, ReconciliationEvent, ReconciliationStarted,
+    ResolutionOutcome, ResolutionRejected, RunFigures, RunLog, reconciliation_stream,
 };
 pub use rejection::Rejection;
 pub use state::{Order, PayAttempt, Refund, RefundState, Reversal, Status, evolve, replay};

@@ -10,6 +10,12 @@
 //! A discrepancy is recorded once per stream, keyed by its deterministic id:
 //! a rerun of the same day never records the same disagreement twice.
 //!
+//! A discrepancy stays open until a person resolves it
+//! ([`DiscrepancyResolved`]) or a later run no longer finds it
+//! ([`DiscrepancySuperseded`], naming that run and its bill's digest). A
+//! superseded discrepancy found again by a still later run is open again:
+//! that run records its `DiscrepancyFound` once more.
+//!
 //! [`RunLog`] folds the stream into what the report and the next run need.
 //! Like `OrderEvent`, every payload has a name, a version and a JSON Schema
 //! under `schemas/events/`.
@@ -93,6 +99,10 @@ pub struct ReconciliationStarted {
     pub carried_in: u64,
     /// Who asked (an operator, or `None` for a scheduled run).
     pub by: Option<String>,
+    /// What the parser read past, such as a column it does not know. Absent
+    /// in runs recorded before warnings existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub at: DateTime<Utc>,
 }
 
@@ -119,16 +129,25 @@ pub struct DiscrepancyFound {
     pub at: DateTime<Utc>,
 }
 
-/// A run finished: its counts, the ids of every discrepancy it found (new or
-/// already recorded) and what it carries to the next day.
+/// A run finished: its counts, how many discrepancies it found (new or
+/// already recorded) with a fingerprint of their ids, and what it carries
+/// to the next day.
+///
+/// Version 2: version 1 listed every discrepancy id, which a day of tens of
+/// thousands of discrepancies cannot fit in one event; a version 1 event is
+/// read as version 2 by counting and fingerprinting its list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ReconciliationCompleted {
     pub run: u32,
     pub matched_payments: u64,
     pub matched_refunds: u64,
     pub matched_reversals: u64,
-    pub discrepancy_ids: Vec<String>,
-    /// How many of `discrepancy_ids` this run recorded for the first time.
+    /// How many discrepancies this run found, new or already recorded.
+    pub discrepancies: u64,
+    /// [`discrepancy_fingerprint`] of their ids: two runs that found the same
+    /// set have the same fingerprint.
+    pub discrepancy_fingerprint: String,
+    /// How many of them this run recorded for the first time (or reopened).
     pub new_discrepancies: u64,
     pub carried_over: Vec<CarriedItem>,
     /// The bill's lines added up.
@@ -136,6 +155,53 @@ pub struct ReconciliationCompleted {
     /// What the ledger expected on this bill.
     pub ledger: RunFigures,
     pub at: DateTime<Utc>,
+}
+
+/// Version 1 of [`ReconciliationCompleted`], as stored by earlier runs.
+#[derive(Debug, Clone, Deserialize)]
+struct ReconciliationCompletedV1 {
+    run: u32,
+    matched_payments: u64,
+    matched_refunds: u64,
+    matched_reversals: u64,
+    discrepancy_ids: Vec<String>,
+    new_discrepancies: u64,
+    carried_over: Vec<CarriedItem>,
+    bill: RunFigures,
+    ledger: RunFigures,
+    at: DateTime<Utc>,
+}
+
+impl From<ReconciliationCompletedV1> for ReconciliationCompleted {
+    fn from(v1: ReconciliationCompletedV1) -> ReconciliationCompleted {
+        ReconciliationCompleted {
+            run: v1.run,
+            matched_payments: v1.matched_payments,
+            matched_refunds: v1.matched_refunds,
+            matched_reversals: v1.matched_reversals,
+            discrepancies: u64::try_from(v1.discrepancy_ids.len()).unwrap_or(u64::MAX),
+            discrepancy_fingerprint: discrepancy_fingerprint(&v1.discrepancy_ids),
+            new_discrepancies: v1.new_discrepancies,
+            carried_over: v1.carried_over,
+            bill: v1.bill,
+            ledger: v1.ledger,
+            at: v1.at,
+        }
+    }
+}
+
+/// A fingerprint of a set of discrepancy ids, whatever their order: FNV-1a
+/// (64 bits, hex) over the sorted ids, each ended by a newline. It tells two
+/// runs' results apart; it is not a cryptographic digest and needs not be.
+pub fn discrepancy_fingerprint<S: AsRef<str>>(ids: &[S]) -> String {
+    let mut sorted: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
+    sorted.sort_unstable();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in sorted.iter().flat_map(|id| id.bytes().chain([b'\n'])) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{hash:016x}")
 }
 
 /// What an operator established about a discrepancy.
@@ -163,6 +229,19 @@ pub struct DiscrepancyResolved {
     pub at: DateTime<Utc>,
 }
 
+/// A later run no longer found an open discrepancy: the bill it read (by
+/// digest) agrees with the ledger on that point.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DiscrepancySuperseded {
+    pub id: String,
+    /// The run that no longer found it.
+    pub run: u32,
+    /// SHA-256 (hex) of that run's bill; `None` when the provider said there
+    /// is no bill.
+    pub bill_sha256: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
 /// Every fact of a reconciliation run stream. The variant name is the
 /// stored type name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +250,7 @@ pub enum ReconciliationEvent {
     DiscrepancyFound(DiscrepancyFound),
     ReconciliationCompleted(ReconciliationCompleted),
     DiscrepancyResolved(DiscrepancyResolved),
+    DiscrepancySuperseded(DiscrepancySuperseded),
 }
 
 impl ReconciliationEvent {
@@ -178,8 +258,9 @@ impl ReconciliationEvent {
     pub const TYPES: &'static [(&'static str, u32)] = &[
         ("ReconciliationStarted", 1),
         ("DiscrepancyFound", 1),
-        ("ReconciliationCompleted", 1),
+        ("ReconciliationCompleted", 2),
         ("DiscrepancyResolved", 1),
+        ("DiscrepancySuperseded", 1),
     ];
 
     pub fn event_type(&self) -> &'static str {
@@ -188,12 +269,19 @@ impl ReconciliationEvent {
             ReconciliationEvent::DiscrepancyFound(_) => "DiscrepancyFound",
             ReconciliationEvent::ReconciliationCompleted(_) => "ReconciliationCompleted",
             ReconciliationEvent::DiscrepancyResolved(_) => "DiscrepancyResolved",
+            ReconciliationEvent::DiscrepancySuperseded(_) => "DiscrepancySuperseded",
         }
     }
 
-    /// The version of the payload's JSON shape: every type is at 1.
+    /// The version of the payload's JSON shape (see [`Self::TYPES`]).
     pub fn event_version(&self) -> u32 {
-        1
+        match self {
+            ReconciliationEvent::ReconciliationCompleted(_) => 2,
+            ReconciliationEvent::ReconciliationStarted(_)
+            | ReconciliationEvent::DiscrepancyFound(_)
+            | ReconciliationEvent::DiscrepancyResolved(_)
+            | ReconciliationEvent::DiscrepancySuperseded(_) => 1,
+        }
     }
 
     /// The store's format: type name, version and the payload as JSON.
@@ -203,6 +291,7 @@ impl ReconciliationEvent {
             ReconciliationEvent::DiscrepancyFound(e) => serde_json::to_vec(e),
             ReconciliationEvent::ReconciliationCompleted(e) => serde_json::to_vec(e),
             ReconciliationEvent::DiscrepancyResolved(e) => serde_json::to_vec(e),
+            ReconciliationEvent::DiscrepancySuperseded(e) => serde_json::to_vec(e),
         };
         // Plain structs with string keys: serialising cannot fail.
         let data = data.expect("reconciliation payloads always serialise to JSON");
@@ -228,7 +317,13 @@ impl ReconciliationEvent {
                 event_type: event_type.to_owned(),
             });
         }
-        if version != 1 {
+        // Every type is at 1 except ReconciliationCompleted, at 2 and read
+        // from 1 too.
+        let readable = match event_type {
+            "ReconciliationCompleted" => version == 1 || version == 2,
+            _ => version == 1,
+        };
+        if !readable {
             return Err(DecodeError::UnknownVersion {
                 event_type: event_type.to_owned(),
                 version,
@@ -241,10 +336,17 @@ impl ReconciliationEvent {
             "DiscrepancyFound" => {
                 serde_json::from_slice(data).map(ReconciliationEvent::DiscrepancyFound)
             }
+            "ReconciliationCompleted" if version == 1 => {
+                serde_json::from_slice::<ReconciliationCompletedV1>(data)
+                    .map(|v1| ReconciliationEvent::ReconciliationCompleted(v1.into()))
+            }
             "ReconciliationCompleted" => {
                 serde_json::from_slice(data).map(ReconciliationEvent::ReconciliationCompleted)
             }
-            _ => serde_json::from_slice(data).map(ReconciliationEvent::DiscrepancyResolved),
+            "DiscrepancyResolved" => {
+                serde_json::from_slice(data).map(ReconciliationEvent::DiscrepancyResolved)
+            }
+            _ => serde_json::from_slice(data).map(ReconciliationEvent::DiscrepancySuperseded),
         };
         event.map_err(invalid)
     }
@@ -265,13 +367,18 @@ pub(crate) fn payload_schemas() -> Vec<(&'static str, u32, schemars::Schema)> {
         ),
         (
             "ReconciliationCompleted",
-            1,
+            2,
             schemars::schema_for!(ReconciliationCompleted),
         ),
         (
             "DiscrepancyResolved",
             1,
             schemars::schema_for!(DiscrepancyResolved),
+        ),
+        (
+            "DiscrepancySuperseded",
+            1,
+            schemars::schema_for!(DiscrepancySuperseded),
         ),
     ]
 }
@@ -283,11 +390,51 @@ pub struct RunRecord {
     pub completed: ReconciliationCompleted,
 }
 
-/// A recorded discrepancy and its resolution, if any.
+/// A recorded discrepancy, its resolution and whether a later run no longer
+/// found it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedDiscrepancy {
+    /// The latest `DiscrepancyFound` (a reopened discrepancy's is the run
+    /// that found it again).
     pub found: DiscrepancyFound,
     pub resolution: Option<DiscrepancyResolved>,
+    pub superseded: Option<DiscrepancySuperseded>,
+}
+
+/// Where a recorded discrepancy stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscrepancyStatus {
+    /// Waiting for a person or a later run.
+    Open,
+    /// A person resolved it.
+    Resolved,
+    /// A later run no longer found it.
+    Superseded,
+}
+
+impl DiscrepancyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiscrepancyStatus::Open => "open",
+            DiscrepancyStatus::Resolved => "resolved",
+            DiscrepancyStatus::Superseded => "superseded",
+        }
+    }
+}
+
+impl RecordedDiscrepancy {
+    pub fn status(&self) -> DiscrepancyStatus {
+        match (&self.resolution, &self.superseded) {
+            (Some(_), _) => DiscrepancyStatus::Resolved,
+            (None, Some(_)) => DiscrepancyStatus::Superseded,
+            (None, None) => DiscrepancyStatus::Open,
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.status() == DiscrepancyStatus::Open
+    }
 }
 
 /// A run stream folded: every completed run, every discrepancy by id.
@@ -308,12 +455,24 @@ impl RunLog {
         match event {
             ReconciliationEvent::ReconciliationStarted(e) => self.pending = Some(e.clone()),
             ReconciliationEvent::DiscrepancyFound(e) => {
-                self.discrepancies
-                    .entry(e.id.clone())
-                    .or_insert_with(|| RecordedDiscrepancy {
-                        found: e.clone(),
-                        resolution: None,
-                    });
+                match self.discrepancies.get_mut(&e.id) {
+                    // Found again after a run had superseded it: open again.
+                    Some(recorded) if recorded.superseded.is_some() => {
+                        recorded.found = e.clone();
+                        recorded.superseded = None;
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.discrepancies.insert(
+                            e.id.clone(),
+                            RecordedDiscrepancy {
+                                found: e.clone(),
+                                resolution: None,
+                                superseded: None,
+                            },
+                        );
+                    }
+                }
             }
             ReconciliationEvent::ReconciliationCompleted(e) => {
                 if let Some(started) = self.pending.take() {
@@ -326,6 +485,11 @@ impl RunLog {
             ReconciliationEvent::DiscrepancyResolved(e) => {
                 if let Some(recorded) = self.discrepancies.get_mut(&e.id) {
                     recorded.resolution = Some(e.clone());
+                }
+            }
+            ReconciliationEvent::DiscrepancySuperseded(e) => {
+                if let Some(recorded) = self.discrepancies.get_mut(&e.id) {
+                    recorded.superseded = Some(e.clone());
                 }
             }
         }
@@ -350,6 +514,8 @@ pub enum ResolutionRejected {
     UnknownDiscrepancy { id: String },
     #[error("discrepancy {id} is already resolved")]
     AlreadyResolved { id: String },
+    #[error("discrepancy {id} is closed: run {run} no longer found it")]
+    Superseded { id: String, run: u32 },
     #[error("a resolution needs the operator's name and a note")]
     MissingNote,
 }
@@ -360,6 +526,7 @@ impl ResolutionRejected {
         match self {
             ResolutionRejected::UnknownDiscrepancy { .. } => "UNKNOWN_DISCREPANCY",
             ResolutionRejected::AlreadyResolved { .. } => "DISCREPANCY_ALREADY_RESOLVED",
+            ResolutionRejected::Superseded { .. } => "DISCREPANCY_SUPERSEDED",
             ResolutionRejected::MissingNote => "RESOLUTION_NOTE_REQUIRED",
         }
     }
@@ -382,6 +549,12 @@ pub fn decide_resolution(
     };
     if recorded.resolution.is_some() {
         return Err(ResolutionRejected::AlreadyResolved { id: id.to_owned() });
+    }
+    if let Some(superseded) = &recorded.superseded {
+        return Err(ResolutionRejected::Superseded {
+            id: id.to_owned(),
+            run: superseded.run,
+        });
     }
     Ok(DiscrepancyResolved {
         id: id.to_owned(),
@@ -466,5 +639,66 @@ mod tests {
             Err(ResolutionRejected::AlreadyResolved { id: "x/1".into() })
         );
         assert_eq!(log.version, 2);
+    }
+
+    #[test]
+    fn a_version_1_completion_is_read_with_its_ids_counted_and_fingerprinted() {
+        let v1 = serde_json::json!({
+            "run": 1, "matched_payments": 2, "matched_refunds": 0, "matched_reversals": 0,
+            "discrepancy_ids": ["b/2", "a/1"], "new_discrepancies": 2, "carried_over": [],
+            "bill": {"payment_count": 2, "refund_count": 0, "paid_total": "1.00", "refund_total": "0.00"},
+            "ledger": {"payment_count": 2, "refund_count": 0, "paid_total": "1.00", "refund_total": "0.00"},
+            "at": "2026-11-21T02:00:00Z"
+        });
+        let data = serde_json::to_vec(&v1).unwrap();
+        let event = ReconciliationEvent::decode("ReconciliationCompleted", 1, &data).unwrap();
+        let ReconciliationEvent::ReconciliationCompleted(completed) = &event else {
+            panic!("{event:?}");
+        };
+        assert_eq!(completed.discrepancies, 2);
+        assert_eq!(
+            completed.discrepancy_fingerprint,
+            discrepancy_fingerprint(&["a/1", "b/2"])
+        );
+        assert_ne!(
+            completed.discrepancy_fingerprint,
+            discrepancy_fingerprint(&["a/1"])
+        );
+        let (event_type, version, data) = event.encode();
+        assert_eq!((event_type, version), ("ReconciliationCompleted", 2));
+        assert_eq!(
+            ReconciliationEvent::decode(event_type, version, &data).unwrap(),
+            event
+        );
+    }
+
+    #[test]
+    fn a_superseded_discrepancy_cannot_be_resolved_and_opens_again_when_found_again() {
+        let mut log = RunLog::default();
+        log.apply(&found("x/1"));
+        assert_eq!(log.discrepancies["x/1"].status(), DiscrepancyStatus::Open);
+        log.apply(&ReconciliationEvent::DiscrepancySuperseded(
+            DiscrepancySuperseded {
+                id: "x/1".into(),
+                run: 2,
+                bill_sha256: Some("ab".into()),
+                at: at(),
+            },
+        ));
+        assert_eq!(
+            log.discrepancies["x/1"].status(),
+            DiscrepancyStatus::Superseded
+        );
+        let ok = ResolutionOutcome::NoIssue;
+        assert_eq!(
+            decide_resolution(&log, "x/1", ok, "ops", "checked", at()),
+            Err(ResolutionRejected::Superseded {
+                id: "x/1".into(),
+                run: 2
+            })
+        );
+        log.apply(&found("x/1"));
+        assert!(log.discrepancies["x/1"].is_open());
+        assert!(decide_resolution(&log, "x/1", ok, "ops", "checked", at()).is_ok());
     }
 }

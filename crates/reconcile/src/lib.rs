@@ -22,12 +22,13 @@
 //!    agrees with our pending or succeeded refund; any other disagreement is
 //!    `STATUS_MISMATCH`.
 //! 3. A trade paid and then reversed is one entry on our side and two lines on
-//!    theirs: the payment and the reversal. For an entry we reversed, the
-//!    reversal line is a WeChat `REVOKED` line ([`LineKind::Reversal`]) or any
-//!    refund line whose refund number is not one of the entry's refunds
-//!    (Alipay prints the refund half of a cancel as an ordinary 退款 row).
+//!    theirs: the payment and the reversal ([`LineKind::Reversal`]: a WeChat
+//!    `REVOKED` row, or an Alipay 退款 row numbered with no request number of
+//!    ours, which the application's parser classifies from the line alone).
 //!    Found with the full amount, the pair is one `matched_reversals` entry and
-//!    nothing is reported.
+//!    nothing is reported. The line's kind never depends on the ledger: a
+//!    reversal line on an entry we hold as paid is `STATUS_MISMATCH` on both
+//!    wallets (rule 6).
 //! 4. A paid part of the ledger dated on the day and not on the bill is
 //!    `MISSING_IN_BILL` (短款): a payment, a reversal of a trade we knew was
 //!    paid, or a succeeded refund. Dated within [`Config::carry_margin`] before
@@ -69,13 +70,11 @@
 //!   trade on the same day: both variants match. The reversal line alone
 //!   proves the payment, and a payment line alone matches while the reversal
 //!   is expected on the bill of the day it happened.
-//! - Which request number Alipay prints on a cancel's refund row (the trade
-//!   number, the order number, or something else): any number that is not
-//!   one of the entry's refunds is taken as the reversal, so all variants
-//!   match.
-//! - Which 业务类型 an Alipay cancel-refund row has: assumed `退款`, mapped to
-//!   [`LineKind::Refund`]; rule 3 applies. A parser that knows better can map
-//!   it to [`LineKind::Reversal`]: both match.
+//! - Which request number Alipay prints on a cancel's refund row: the trade
+//!   number, the order number or none are taken as the reversal (paycode's
+//!   own refunds always carry a 32-hex request number); any other unknown
+//!   number is `MISSING_IN_LEDGER`.
+//! - Which 业务类型 an Alipay cancel-refund row has: assumed `退款`.
 //! - Whether WeChat's refund total in the summary includes `REVOKED` rows:
 //!   assumed yes (rule 9). If not, the run reports a `SUMMARY_MISMATCH` and
 //!   still reports every line correctly.

@@ -363,24 +363,19 @@ impl<'a> Run<'a> {
     /// Settles one order that the ledger knows.
     fn settle_order(&mut self, candidate: &Candidate<'_>, lines: &OrderLines<'_>) {
         let entry = candidate.entry;
+        // A refund line none of the entry's refunds claims is long money,
+        // whatever the entry's state: a provider-side reversal is a
+        // reversal line, classified by the parser from the line alone.
         let orphans = self.settle_refunds(candidate, lines.refunds.as_slice());
-        let mut reversal_lines = lines.reversals.as_slice().to_vec();
-        match entry.state {
-            // An Alipay cancel of a paid trade prints as a plain refund row
-            // whose request number is not one of ours: for a reversed entry,
-            // such a row is the reversal.
-            LedgerState::Reversed { .. } => reversal_lines.extend(orphans.into_iter().flatten()),
-            LedgerState::Paying | LedgerState::Failed | LedgerState::Paid { .. } => {
-                for group in &orphans {
-                    self.missing_in_ledger(Subject::Refund, Some(entry), group);
-                }
-            }
+        for group in &orphans {
+            self.missing_in_ledger(Subject::Refund, Some(entry), group);
         }
+        let reversal_lines = lines.reversals.as_slice();
         let payment = self.first_line(
             Target::trade(Subject::Payment, entry),
             lines.payments.as_slice(),
         );
-        let reversal = self.first_line(Target::trade(Subject::Reversal, entry), &reversal_lines);
+        let reversal = self.first_line(Target::trade(Subject::Reversal, entry), reversal_lines);
         match entry.state {
             LedgerState::Paid { at } => self.settle_paid(candidate, at, payment, reversal),
             LedgerState::Paying | LedgerState::Failed => {

@@ -200,10 +200,10 @@ fn duplicates_and_unknown_lines_report_the_same_whatever_the_line_order() {
         wx_paid(9, "T1", "10.00"),
         wx_refund(3, "T1", "R1", "1.00", "SUCCESS"),
         wx_refund(8, "T1", "R1", "1.00", "SUCCESS"),
-        ali_refund(4, "T1", "", "2.00"),
+        ali_refund(4, "T1", "r-x", "2.00"),
         ali_refund(7, "X1", "", "2.00"),
         wx_revoked(5, "T2", "3.00"),
-        ali_refund(6, "T2", "T2", "3.00"),
+        ali_cancel(6, "T2", "3.00"),
     ];
     let ledger = [
         with_refund(

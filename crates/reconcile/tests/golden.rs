@@ -146,27 +146,33 @@ fn wechat_trade_we_reversed_without_knowing_it_was_paid_matches_both_rows() {
     );
 }
 
+/// The parser classifies a cancel's refund row as a reversal from the line
+/// alone; a refund row with a number none of our refunds has stays a refund
+/// the ledger does not know, even on a reversed entry.
 #[test]
-fn alipay_cancelled_paid_trade_matches_its_trade_and_refund_rows_whatever_the_request_number() {
+fn alipay_cancelled_paid_trade_matches_its_trade_and_cancel_rows() {
     let mut bill = bill(vec![
         ali_trade(5, "T1", "10.00"),
-        ali_refund(6, "T1", "2026112622T1", "10.00"),
+        ali_cancel(6, "T1", "10.00"),
         ali_trade(7, "T2", "3.00"),
-        ali_refund(8, "T2", "", "3.00"),
+        ali_cancel(8, "T2", "3.00"),
         ali_trade(9, "T3", "4.00"),
-        ali_refund(10, "T3", "T3", "4.00"),
+        ali_cancel(10, "T3", "4.00"),
+        ali_trade(11, "T4", "6.00"),
+        ali_refund(12, "T4", "r-unknown", "6.00"),
     ]);
     bill.summary = BillSummary {
-        payment_count: Some(3),
-        refund_count: Some(3),
-        paid_total: Some(total("17.00")),
-        refund_total: Some(total("17.00")),
+        payment_count: Some(4),
+        refund_count: Some(4),
+        paid_total: Some(total("23.00")),
+        refund_total: Some(total("23.00")),
         ..BillSummary::default()
     };
     let ledger = [
         reversed("T1", "10.00", Some(at("09:00:00")), at("09:00:30")),
         reversed("T2", "3.00", Some(at("09:10:00")), at("09:10:30")),
         reversed("T3", "4.00", None, at("09:20:30")),
+        reversed("T4", "6.00", Some(at("09:30:00")), at("09:30:30")),
     ];
     check(
         &scope(Provider::Alipay, DAY),
@@ -174,19 +180,24 @@ fn alipay_cancelled_paid_trade_matches_its_trade_and_refund_rows_whatever_the_re
         &ledger,
         &[],
         expect![[r#"
-        alipay m1 2026-11-26
-        bill lines: 3 payments 17.00, 3 refunds 17.00
-        bill summary: lines - payments 3 refunds 3 paid 17.00 refunded 17.00
-        ledger expects: 2 payments 13.00, 2 refunds 13.00
-        matched payments: 0
-        matched refunds: 0
-        matched reversals: 3
-          T1 10.00 (order order-T1) lines 5,6
-          T2 3.00 (order order-T2) lines 7,8
-          T3 4.00 (order order-T3) lines 9,10
-        discrepancies: 0
-        carried over: 0
-    "#]],
+            alipay m1 2026-11-26
+            bill lines: 4 payments 23.00, 4 refunds 23.00
+            bill summary: lines - payments 4 refunds 4 paid 23.00 refunded 23.00
+            ledger expects: 3 payments 19.00, 3 refunds 19.00
+            matched payments: 1
+              T4 6.00 (order order-T4) lines 11
+            matched refunds: 0
+            matched reversals: 3
+              T1 10.00 (order order-T1) lines 5,6
+              T2 3.00 (order order-T2) lines 7,8
+              T3 4.00 (order order-T3) lines 9,10
+            discrepancies: 2
+              alipay/m1/2026-11-26/MISSING_IN_BILL/reversal/T4
+                order order-T4 trade - bill - ledger 6.00 lines -: dated 2026-11-26 09:30:30 +08:00
+              alipay/m1/2026-11-26/MISSING_IN_LEDGER/refund/T4/r-unknown
+                order order-T4 trade 2026112622T4 bill 6.00 ledger - lines 12: ledger has no such refund; bill dates it 2026-11-26 12:00:00 +08:00
+            carried over: 0
+        "#]],
     );
 }
 

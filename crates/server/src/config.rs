@@ -154,6 +154,10 @@ pub struct AlipayAccount {
     #[serde(default = "alipay_production")]
     pub gateway_url: String,
     pub app_id: String,
+    /// The merchant's partner id (2088 and 12 digits). Payments do not need
+    /// it; reconciliation does: the trade bill names its account as
+    /// `#账号：[{pid}0156]`, and a run refuses a bill it cannot check.
+    pub pid: Option<String>,
     /// The app's private key file (PKCS#8 PEM).
     pub app_private_key: PathBuf,
     /// Alipay's public key file (SPKI PEM).
@@ -260,6 +264,7 @@ sign_type = "HMAC-SHA256"
 [alipay]
 gateway_url = "{sim_base}/gateway.do"
 app_id = "2014072300007148"
+pid = "2088102177846880"
 app_private_key = "{keys}/alipay-app-private.pem"
 alipay_public_key = "{keys}/alipay-gateway-public.pem"
 "#,

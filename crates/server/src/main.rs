@@ -5,6 +5,7 @@
 //! work lives in the library (`paycode_server`) or in `paycode_app`.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -54,14 +55,15 @@ enum Command {
         store: Option<StoreUrl>,
     },
     /// Reconcile one provider's bill for one merchant and day; print and
-    /// write the report (JSON and CSV).
-    Reconcile(paycode_server::reconcile_cli::ReconcileArgs),
+    /// write the report (JSON and CSV). `show`, `open` and `resolve` work on
+    /// what is recorded. Exit code 3: open discrepancies remain.
+    Reconcile(Box<paycode_server::reconcile_cli::ReconcileArgs>),
     /// The back office's read models: `status`, `rebuild [NAME]`.
     Projections(paycode_server::graphql::ops::ProjectionsArgs),
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     paycode_server::init_tracing(cli.log_json);
     match cli.command {
@@ -80,7 +82,7 @@ async fn main() -> anyhow::Result<()> {
             if let Some(listen) = listen {
                 config.listen = listen;
             }
-            paycode_server::serve(config).await
+            paycode_server::serve(config).await?;
         }
         Command::Export { store, out } => {
             let store = store
@@ -88,12 +90,11 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("opening the event store")?
                 .events;
-            paycode_server::cli::export(store.as_ref(), out.as_deref()).await
+            paycode_server::cli::export(store.as_ref(), out.as_deref()).await?;
         }
-        Command::Replay { file, store } => paycode_server::cli::replay(&file, store).await,
-        Command::Reconcile(args) => paycode_server::reconcile_cli::reconcile(args)
-            .await
-            .map(|_| ()),
-        Command::Projections(args) => paycode_server::graphql::ops::run(args).await,
+        Command::Replay { file, store } => paycode_server::cli::replay(&file, store).await?,
+        Command::Reconcile(args) => return paycode_server::reconcile_cli::main(*args).await,
+        Command::Projections(args) => paycode_server::graphql::ops::run(args).await?,
     }
+    Ok(ExitCode::SUCCESS)
 }

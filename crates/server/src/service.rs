@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use paycode_alipay::{AlipayClient, AlipayConfig};
+use paycode_app::reconciliation::BillAccount;
 use paycode_app::{
     Clock, IdSource, OrderService, PaymentProcess, ProviderDirectory, RandomIds, SystemClock,
 };
@@ -54,6 +55,14 @@ pub fn provider_directory(config: &Config) -> anyhow::Result<ProviderDirectory> 
             })
             .with_context(|| format!("merchant {}: WeChat Pay account", merchant.id))?;
             directory.insert(merchant.id.clone(), Arc::new(client));
+            directory.insert_bill_account(
+                merchant.id.clone(),
+                BillAccount::Wechat {
+                    appid: account.appid.clone(),
+                    mch_id: account.mch_id.clone(),
+                    sub_mch_id: account.sub_mch_id.clone(),
+                },
+            );
         }
         if let Some(account) = &merchant.alipay {
             let read = |path: &std::path::Path| {
@@ -73,6 +82,12 @@ pub fn provider_directory(config: &Config) -> anyhow::Result<ProviderDirectory> 
             })
             .with_context(|| format!("merchant {}: Alipay account", merchant.id))?;
             directory.insert(merchant.id.clone(), Arc::new(client));
+            directory.insert_bill_account(
+                merchant.id.clone(),
+                BillAccount::Alipay {
+                    pid: account.pid.clone(),
+                },
+            );
         }
     }
     Ok(directory)

@@ -99,13 +99,16 @@ async fn day_with_an_altered_amount(world: &World) {
         })
         .expect("the tamper is valid");
     world.pass(2).await;
+    // The bill exists from the next day.
+    world.next_day().await;
 }
 
 const REPORT_FIELDS: &str = "provider merchant day runs ranAt billSource billSha256
     matchedPayments matchedRefunds matchedReversals carriedOver
+    open shortCount shortTotal longCount longTotal net warnings
     bill { paymentCount refundCount paidTotal refundTotal }
     ledger { paymentCount refundCount paidTotal refundTotal }
-    discrepancies { id kind subject order outTradeNo outRefundNo providerTradeNo
+    discrepancies { id status supersededByRun kind subject order outTradeNo outRefundNo providerTradeNo
         billAmount ledgerAmount billLines detail foundAt
         resolution { outcome by note at } }";
 
@@ -179,6 +182,12 @@ async fn an_operator_runs_the_day_finds_the_altered_amount_and_resolves_it_once(
         json!(provider_no(&world, "wx-alter").await)
     );
     assert_eq!(d["resolution"], Value::Null);
+    assert_eq!((&d["status"], &report["open"]), (&json!("open"), &json!(1)));
+    assert_eq!(
+        (&report["shortCount"], &report["longCount"], &report["net"]),
+        (&json!(0), &json!(0), &json!("0.70")),
+        "the bill says 0.70 more than the ledger"
+    );
     assert!(id.contains("AMOUNT_MISMATCH"), "{id}");
 
     let (_, answer) = post(
@@ -205,6 +214,11 @@ async fn an_operator_runs_the_day_finds_the_altered_amount_and_resolves_it_once(
     let read = &answer["data"]["reconciliationReport"];
     assert_eq!(
         read["discrepancies"][0]["resolution"], *resolution,
+        "{answer}"
+    );
+    assert_eq!(
+        (&read["discrepancies"][0]["status"], &read["open"]),
+        (&json!("resolved"), &json!(0)),
         "{answer}"
     );
 
@@ -269,11 +283,19 @@ async fn a_bad_day_or_a_merchant_without_the_provider_records_nothing() {
         let (_, answer) = post(&office, Some("admin"), &run_mutation("shop-a", day)).await;
         assert_eq!(codes(&answer), ["BAD_USER_INPUT"], "{day}: {answer}");
     }
+    // Today is not over: its bill does not exist yet.
+    let (_, answer) = post(&office, Some("admin"), &run_mutation("shop-a", DAY)).await;
+    assert_eq!(codes(&answer), ["DAY_NOT_OVER"], "{answer}");
     // shop-b has a WeChat account only.
-    let alipay = r#"mutation { runReconciliation(provider: ALIPAY, merchant: "shop-b", day: "2026-11-20") { appended } }"#;
+    let alipay = r#"mutation { runReconciliation(provider: ALIPAY, merchant: "shop-b", day: "2026-11-19") { appended } }"#;
     let (_, answer) = post(&office, Some("admin"), alipay).await;
     assert_eq!(codes(&answer), ["PROVIDER_NOT_CONFIGURED"], "{answer}");
-    let (_, answer) = post(&office, Some("admin"), &run_mutation("no-such-shop", DAY)).await;
+    let (_, answer) = post(
+        &office,
+        Some("admin"),
+        &run_mutation("no-such-shop", "2026-11-19"),
+    )
+    .await;
     assert_eq!(codes(&answer), ["PROVIDER_NOT_CONFIGURED"], "{answer}");
     assert_eq!(world.head().await, head);
     let (_, answer) = post(&office, Some("admin"), &report_query("shop-a")).await;

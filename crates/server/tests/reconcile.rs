@@ -132,6 +132,7 @@ async fn alipay_day(world: &World) {
     world.pass(2).await;
 }
 
+/// The reconciler on the world's clock as it is now.
 fn reconciler(world: &World) -> Reconciler {
     Reconciler::new(
         world.store.clone(),
@@ -140,9 +141,19 @@ fn reconciler(world: &World) -> Reconciler {
     )
 }
 
+/// Moves the world to the morning after `day` (Beijing) unless it is there
+/// already: a day's bill exists from the next day.
+async fn after(world: &World, day: NaiveDate) {
+    while paycode_domain::beijing::day(world.now()) <= day {
+        world.next_day().await;
+    }
+}
+
 async fn run(world: &World, provider: Provider, day: NaiveDate) -> RunOutcome {
+    after(world, day).await;
     let config = support::config(&world.sim.base_url());
     let providers = paycode_server::service::provider_directory(&config).unwrap();
+    let account = Reconciler::bill_account(&providers, &shop(), provider).unwrap();
     let bill = Reconciler::download(&providers, &shop(), provider, day)
         .await
         .expect("the bill downloads");
@@ -150,6 +161,7 @@ async fn run(world: &World, provider: Provider, day: NaiveDate) -> RunOutcome {
         .run_day(RunRequest {
             provider,
             merchant: shop(),
+            account,
             day,
             bill,
             by: Some("ops".into()),
@@ -158,11 +170,10 @@ async fn run(world: &World, provider: Provider, day: NaiveDate) -> RunOutcome {
         .expect("the run completes")
 }
 
-/// `KIND subject order` per discrepancy, sorted.
+/// `KIND subject order` per open discrepancy, sorted.
 fn found(report: &DayReport) -> Vec<String> {
     let mut found: Vec<String> = report
-        .discrepancies
-        .iter()
+        .open_discrepancies()
         .map(|d| {
             let order = d
                 .found
@@ -339,7 +350,8 @@ async fn a_discrepancy_is_resolved_once_and_a_changed_rerun_records_only_new_one
             merchant: "10000100".into(),
             out_trade_no: "unknown-trade-1".into(),
             amount: "1.00".into(),
-            at: None,
+            // On the day being reconciled (the world is at the next morning).
+            at: Some(support::start_instant() + chrono::Duration::hours(3)),
         },
     );
     let second = run(&world, Provider::Wechatpay, day()).await;
@@ -347,8 +359,25 @@ async fn a_discrepancy_is_resolved_once_and_a_changed_rerun_records_only_new_one
     assert_eq!(found(&second.report), ["MISSING_IN_LEDGER payment -"]);
     assert_eq!(second.new_discrepancies, 1, "only the new one is recorded");
     assert_eq!(second.report.runs, 2);
+    // The altered amount and the late success are no longer on the bill:
+    // superseded by run 2; the dropped trade stays resolved.
+    let statuses: Vec<(&str, &str)> = second
+        .report
+        .discrepancies
+        .iter()
+        .map(|d| (d.found.kind.as_str(), d.status.as_str()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("MISSING_IN_LEDGER", "open"),
+            ("MISSING_IN_BILL", "resolved"),
+            ("AMOUNT_MISMATCH", "superseded"),
+            ("PAID_AFTER_REVERSAL", "superseded"),
+        ]
+    );
     let csv = second.report.to_csv();
-    assert_eq!(csv.lines().count(), 2, "a header and one row:\n{csv}");
+    assert_eq!(csv.lines().count(), 5, "a header and four rows:\n{csv}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -362,6 +391,8 @@ async fn a_day_without_a_bill_is_an_empty_report_and_a_bad_file_records_nothing(
     assert!(empty.report.discrepancies.is_empty());
     assert_eq!(empty.report.bill.payment_count, 0);
 
+    let config = support::config(&world.sim.base_url());
+    let providers = paycode_server::service::provider_directory(&config).unwrap();
     let head = world.head().await;
     for (provider, bytes) in [
         (Provider::Wechatpay, b"\xff\xfe not a bill".to_vec()),
@@ -375,7 +406,8 @@ async fn a_day_without_a_bill_is_an_empty_report_and_a_bad_file_records_nothing(
             .run_day(RunRequest {
                 provider,
                 merchant: shop(),
-                day: day(),
+                account: Reconciler::bill_account(&providers, &shop(), provider).unwrap(),
+                day: before,
                 bill: BillInput::File {
                     name: "bad.csv".into(),
                     bytes,
@@ -415,4 +447,117 @@ async fn the_report_files_are_named_by_provider_merchant_and_day() {
     );
     let json: Value = serde_json::from_slice(&std::fs::read(&written[0]).unwrap()).unwrap();
     assert_eq!(json["discrepancies"].as_array().map(Vec::len), Some(3));
+}
+
+/// The operator's commands as a scheduler runs them, through the `paycode`
+/// binary: a run with an open discrepancy exits 3 and names the merchant's
+/// order; the same bill under another day exits 1 and records nothing;
+/// `show` and `open` read what is recorded; `resolve` closes it (a note is
+/// required) and `open` then exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_runs_shows_lists_and_resolves_with_exit_codes_a_scheduler_can_read() {
+    let world = World::start().await;
+    pay(&world, "wx-ok", &wechat_code(0, 0, 31), "12.00", "SUCCESS").await;
+    pay(&world, "wx-drop", &wechat_code(0, 0, 32), "5.00", "SUCCESS").await;
+    tamper(
+        &world,
+        BillTamper::DropTrade {
+            out_trade_no: provider_no(&world, "wx-drop").await,
+        },
+    );
+    after(&world, day()).await;
+    let providers =
+        paycode_server::service::provider_directory(&support::config(&world.sim.base_url()))
+            .unwrap();
+    let BillInput::Downloaded(paycode_provider::BillAnswer::File(file)) =
+        Reconciler::download(&providers, &shop(), Provider::Wechatpay, day())
+            .await
+            .unwrap()
+    else {
+        panic!("the simulator has a bill for the day");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let bill = dir.path().join("bill.csv");
+    std::fs::write(&bill, &file.bytes).unwrap();
+    let config = dir.path().join("paycode.toml");
+    std::fs::write(&config, support::config_text(&world.sim.base_url())).unwrap();
+    let store = format!("sqlite:{}", world.db_path().display());
+    let paycode = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_paycode"))
+            .arg("reconcile")
+            .args(args)
+            .args(["--config", config.to_str().unwrap(), "--store", &store])
+            .env("USER", "ops")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    let out_dir = dir.path().to_str().unwrap();
+    let run = [
+        "--provider",
+        "wechat",
+        "--merchant",
+        "shop-a",
+        "--file",
+        bill.to_str().unwrap(),
+        "--out",
+        out_dir,
+    ];
+    let (code, text) = paycode(&[&run[..], &["--date", "2026-11-20"]].concat());
+    assert_eq!(code, Some(3), "{text}");
+    assert!(
+        text.contains("MISSING_IN_BILL") && text.contains("wx-drop"),
+        "{text}"
+    );
+    assert!(
+        text.contains("短款 (ledger only) 1 totalling 5.00"),
+        "{text}"
+    );
+
+    let head = world.head().await;
+    let (code, text) = paycode(&[&run[..], &["--date", "2026-11-19"]].concat());
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("is not the bill of 2026-11-19"), "{text}");
+    assert_eq!(world.head().await, head, "a refused bill records nothing");
+
+    let (code, text) = paycode(&["show", "--date", "2026-11-20"]);
+    assert_eq!(code, Some(3), "{text}");
+    let id = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("id "))
+        .expect("show prints the ids")
+        .to_owned();
+    assert!(
+        id.starts_with("wechatpay/shop-a/2026-11-20/MISSING_IN_BILL/"),
+        "{id}"
+    );
+    let (code, text) = paycode(&["open"]);
+    assert_eq!(code, Some(3), "{text}");
+    assert!(
+        text.contains(&id) && text.contains("1 open discrepancies"),
+        "{text}"
+    );
+
+    let (code, text) = paycode(&["resolve", &id, "--outcome", "ledger-correct"]);
+    assert_eq!(code, Some(2), "a note is required: {text}");
+    let (code, text) = paycode(&[
+        "resolve",
+        &id,
+        "--outcome",
+        "ledger-correct",
+        "--note",
+        "asked WeChat support",
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("by ops"), "{text}");
+    let (code, text) = paycode(&["open"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("0 open discrepancies"), "{text}");
+    let (code, text) = paycode(&["show", "--date", "2026-11-19"]);
+    assert_eq!(code, Some(1), "{text}");
 }

@@ -43,7 +43,7 @@ fn success(fields: Map<String, Value>) -> Reply {
     }
 }
 
-/// `40004 Business Failed` with an `ACQ.*` sub code.
+/// `40004 Business Failed` with a sub code (`ACQ.*`, or `isv.*` / `isp.*` for the bill query).
 fn business(
     sub_code: &'static str,
     sub_msg: impl Into<String>,
@@ -614,6 +614,9 @@ fn refund_query(sim: &Shared, app: &AlipayApp, biz: &Biz, now: DateTime<Utc>) ->
     success(map)
 }
 
+/// How many days back the simulator keeps Alipay bills.
+const BILL_RETENTION_DAYS: i64 = 365;
+
 fn bill_url(sim: &Shared, app: &AlipayApp, biz: &Biz, host: &str, now: DateTime<Utc>) -> Reply {
     if biz.get("bill_type").as_deref() != Some("trade") {
         return business(
@@ -622,18 +625,21 @@ fn bill_url(sim: &Shared, app: &AlipayApp, biz: &Biz, host: &str, now: DateTime<
             Map::new(),
         );
     }
+    // Bills are T+1 (protocols.md 5): a malformed date, today or a future day is refused like any bad argument.
     let Some(day) = biz
         .get("bill_date")
         .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok())
+        .filter(|day| *day < beijing_day(now))
     else {
-        return business(
-            "INVAILID_ARGUMENTS",
-            "bill_date格式应为yyyy-MM-dd（模拟器不支持月账单）",
-            Map::new(),
-        );
+        return business("isv.invalid_arguments", "入参不合法", Map::new());
     };
-    if day > beijing_day(now) {
-        return business("BILL_NOT_EXIST", "账单不存在", Map::new());
+    // A day without trades still has a file (`bill_file_code`
+    // EMPTY_DATA_WITH_BILL_FILE, ALI-SDKJ's response model); a bill that does
+    // not exist is answered `isp.bill_not_exist`, which production clients
+    // read as "no bill". When Alipay stops keeping a day's bill is
+    // UNCONFIRMED: the simulator keeps a year.
+    if day < beijing_day(now) - chrono::Duration::days(BILL_RETENTION_DAYS) {
+        return business("isp.bill_not_exist", "账单不存在", Map::new());
     }
     let token = sim.lock_ledger().random().alphanumeric(32);
     let empty = bills::alipay_day_is_empty(sim, &app.app_id, day, now);

@@ -1,7 +1,7 @@
 //! Bill files for a Beijing calendar day, made from the simulator's ledger in the providers' formats (protocols.md 5).
 //!
 //! WeChat: comma-separated text with a backtick before every value, a summary header and a summary line; ALL, SUCCESS and REFUND.
-//! Alipay: a zip of two GBK CSV files (业务明细 and 业务明细(汇总)) with `#` header and footer lines and tab-suffixed identifiers,
+//! Alipay: a zip (GBK entry names, no UTF-8 flag) of two GBK CSV files (业务明细 and 业务明细(汇总)) with `#` header and footer lines and tab-suffixed identifiers,
 //! fetched from the URL that `alipay.data.dataservice.bill.downloadurl.query` returns.
 //! A trade paid then reversed shows as its payment row plus a reversal row (WeChat REVOKED, Alipay 退款), as the providers show it.
 //! Tampers (for reconciliation tests) are applied here, to the bill only, never to the ledger.
@@ -21,6 +21,7 @@ use crate::Shared;
 use crate::amount::{parse_yuan, to_yuan_string};
 use crate::clock::{beijing, beijing_dashed, beijing_day};
 use crate::config::AlipayApp;
+use crate::gbk_zip::gbk_zip;
 use crate::ledger::{Provider, Trade, TradeState};
 use crate::scenario::Scenario;
 
@@ -270,7 +271,16 @@ fn apply_tamper(
                 .iter()
                 .find(|t| t.out_trade_no == *out_trade_no)
                 .cloned()
-                .unwrap_or_else(|| injected_trade(provider, merchant, out_trade_no, amount, at));
+                .unwrap_or_else(|| {
+                    // The bill prints the account's appid on every row: take
+                    // it from a trade of the same merchant.
+                    let appid = trades
+                        .iter()
+                        .find(|t| t.merchant == *merchant)
+                        .map(|t| t.appid.clone())
+                        .unwrap_or_default();
+                    injected_trade(provider, merchant, &appid, out_trade_no, amount, at)
+                });
             rows.push(Entry {
                 kind: EntryKind::Payment,
                 at,
@@ -285,6 +295,7 @@ fn apply_tamper(
 fn injected_trade(
     provider: Provider,
     merchant: &str,
+    appid: &str,
     out_trade_no: &str,
     amount: Decimal,
     at: DateTime<Utc>,
@@ -300,7 +311,7 @@ fn injected_trade(
     Trade {
         provider,
         merchant: merchant.to_owned(),
-        appid: String::new(),
+        appid: appid.to_owned(),
         out_trade_no: out_trade_no.to_owned(),
         trade_no,
         amount,
@@ -658,19 +669,19 @@ pub(crate) fn alipay_bill_zip(
     let rows = entries(sim, Provider::Alipay, &|m: &str| m == app.app_id, day, now);
     let stem = format!("{}0156_{}", app.pid, day.format("%Y%m%d"));
     let (detail, summary) = alipay_csvs(app, &rows, day, now);
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    for (name, text) in [
-        (format!("{stem}_业务明细.csv"), detail),
-        (format!("{stem}_业务明细(汇总).csv"), summary),
-    ] {
-        let (gbk, _, _) = encoding_rs::GBK.encode(&text);
-        zip.start_file(name, options).map_err(|e| e.to_string())?;
-        zip.write_all(&gbk).map_err(|e| e.to_string())?;
-    }
-    let cursor = zip.finish().map_err(|e| e.to_string())?;
-    Ok((format!("{stem}.csv.zip"), cursor.into_inner()))
+    let (detail, _, _) = encoding_rs::GBK.encode(&detail);
+    let (summary, _, _) = encoding_rs::GBK.encode(&summary);
+    // Entry names as GBK bytes without the UTF-8 flag, as Alipay writes them (protocols.md 5.2).
+    let detail_name = format!("{stem}_业务明细.csv");
+    let summary_name = format!("{stem}_业务明细(汇总).csv");
+    let zip = gbk_zip(
+        &[
+            (detail_name.as_str(), &detail),
+            (summary_name.as_str(), &summary),
+        ],
+        now,
+    )?;
+    Ok((format!("{stem}.csv.zip"), zip))
 }
 
 fn chinese_time(at: DateTime<Utc>) -> String {

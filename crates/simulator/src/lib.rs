@@ -16,6 +16,7 @@ pub mod config;
 pub mod control;
 pub mod crypto;
 pub mod faults;
+mod gbk_zip;
 pub mod ledger;
 mod prng;
 pub mod scenario;

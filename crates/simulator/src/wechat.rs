@@ -17,7 +17,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::Shared;
 use crate::amount::{parse_fen, to_fen};
 use crate::bills::{self, WxBillType};
-use crate::clock::{beijing_compact, beijing_dashed};
+use crate::clock::{beijing_compact, beijing_dashed, beijing_day};
 use crate::config::WechatMerchant;
 use crate::crypto::{WxSignType, wx_sign, wx_verify};
 use crate::ledger::{
@@ -611,6 +611,10 @@ fn do_downloadbill(sim: &Shared, req: &Req<'_>, now: DateTime<Utc>) -> Reply {
     };
     if req.get("tar_type").is_some_and(|t| t != "GZIP") {
         return bill_fail("invalid tar_type", "20001");
+    }
+    // Bills are T+1 (protocols.md 5): today's and later days' bills do not exist yet.
+    if date >= beijing_day(now) {
+        return bill_fail("No Bill Exist", "20002");
     }
     let filter = bills::WxBillFilter {
         mch_id: req.merchant.mch_id.clone(),

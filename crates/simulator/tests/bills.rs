@@ -15,6 +15,11 @@ fn beijing_day(sim: &paycode_sim::Simulator) -> chrono::NaiveDate {
     paycode_sim::clock::beijing_day(sim.now())
 }
 
+/// Bills are T+1: moves the simulator clock a day on, so the day just played has a bill.
+fn next_day(sim: &paycode_sim::Simulator) {
+    sim.advance_clock(24 * 3600);
+}
+
 async fn wx_bill(router: &axum::Router, date: &str, bill_type: &str) -> String {
     let fields = wx_fields(&[("bill_date", date), ("bill_type", bill_type)]);
     let raw = send(
@@ -95,6 +100,7 @@ async fn the_wechat_all_bill_shows_payments_refunds_and_reversals_with_matching_
     .await;
 
     let date = beijing_day(&sim).format("%Y%m%d").to_string();
+    next_day(&sim);
     let text = wx_bill(&router, &date, "ALL").await;
     assert!(text.contains("\r\n"));
     let (header, rows, summary_header, summary) = parse_wx_bill(&text);
@@ -161,6 +167,7 @@ async fn the_wechat_success_and_refund_bills_split_the_rows() {
     )
     .await;
     let date = beijing_day(&sim).format("%Y%m%d").to_string();
+    next_day(&sim);
     let (header, rows, summary_header, summary) =
         parse_wx_bill(&wx_bill(&router, &date, "SUCCESS").await);
     assert_eq!((header.len(), rows.len()), (20, 2));
@@ -197,6 +204,7 @@ async fn a_gzip_bill_decompresses_to_the_plain_one() {
     let router = sim.router();
     wx_pay(&router, "gz-1", "100", &wx_code(0, 0)).await;
     let date = beijing_day(&sim).format("%Y%m%d").to_string();
+    next_day(&sim);
     let plain = wx_bill(&router, &date, "ALL").await;
     let fields = wx_fields(&[("bill_date", &date), ("tar_type", "GZIP")]);
     let raw = send(
@@ -247,6 +255,7 @@ async fn bill_tampers_drop_alter_and_inject_rows() {
         .is_err()
     );
     let date = beijing_day(&sim).format("%Y%m%d").to_string();
+    next_day(&sim);
     let (header, rows, _, _) = parse_wx_bill(&wx_bill(&router, &date, "ALL").await);
     let shown: Vec<(&str, &str)> = rows
         .iter()
@@ -292,14 +301,16 @@ async fn alipay_bill(
     let mut files = Vec::new();
     for i in 0..archive.len() {
         let mut file = archive.by_index(i).unwrap();
+        // Entry names are GBK bytes without the zip UTF-8 flag (bit 11), as Alipay writes them.
+        assert_eq!(file.flags().as_u16() & (1 << 11), 0, "UTF-8 flag clear");
+        let (name, had_errors) = encoding_rs::GBK.decode_without_bom_handling(file.name_raw());
+        assert!(!had_errors, "GBK name");
+        let name = name.into_owned();
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).unwrap();
         let (text, _, had_errors) = encoding_rs::GBK.decode(&bytes);
         assert!(!had_errors, "GBK");
-        files.push((
-            file.name().expect("file name").to_string(),
-            text.into_owned(),
-        ));
+        files.push((name, text.into_owned()));
     }
     (answer, files)
 }
@@ -324,6 +335,7 @@ async fn the_alipay_bill_is_a_zip_of_gbk_csv_with_tab_suffixed_identifiers() {
     )
     .await;
     let date = beijing_day(&sim).format("%Y-%m-%d").to_string();
+    next_day(&sim);
     let (answer, files) = alipay_bill(&router, &date).await;
     assert!(answer.get("bill_file_code").is_none());
     let compact = date.replace('-', "");
@@ -385,15 +397,159 @@ async fn the_alipay_bill_is_a_zip_of_gbk_csv_with_tab_suffixed_identifiers() {
 }
 
 #[tokio::test]
-async fn an_empty_alipay_day_still_has_a_bill_file_and_urls_expire() {
+async fn the_alipay_bill_names_are_gbk_bytes_without_the_utf8_flag() {
     let sim = simulator();
     let router = sim.router();
-    let date = (beijing_day(&sim) - chrono::Duration::days(1))
+    ali_pay(&router, "gbk-1", "1.00", &ali_code(0, 0)).await;
+    let day = beijing_day(&sim);
+    next_day(&sim);
+    let answer = ali_call(
+        &router,
+        "alipay.data.dataservice.bill.downloadurl.query",
+        json!({"bill_type": "trade", "bill_date": day.format("%Y-%m-%d").to_string()}),
+    )
+    .await;
+    let path = answer["bill_download_url"]
+        .as_str()
+        .unwrap()
+        .replace("http://sim.test", "");
+    let raw = send(&router, Request::get(path).body(Body::empty()).unwrap()).await;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(raw.body)).unwrap();
+    let stem = format!("20881021778468800156_{}", day.format("%Y%m%d"));
+    for (i, suffix) in ["_业务明细.csv", "_业务明细(汇总).csv"].iter().enumerate() {
+        let file = archive.by_index(i).unwrap();
+        let name = format!("{stem}{suffix}");
+        let (gbk, _, _) = encoding_rs::GBK.encode(&name);
+        assert_eq!(file.name_raw(), &gbk[..]);
+        assert_eq!(file.flags().as_u16() & (1 << 11), 0);
+    }
+}
+
+/// Bills are T+1: both wallets refuse today's bill and issue yesterday's.
+#[tokio::test]
+async fn todays_bill_is_refused_and_yesterdays_is_issued_on_both_wallets() {
+    let sim = simulator();
+    let router = sim.router();
+    wx_pay(&router, "t1-wx", "100", &wx_code(0, 0)).await;
+    ali_pay(&router, "t1-ali", "1.00", &ali_code(0, 0)).await;
+    let today = beijing_day(&sim);
+
+    let text = wx_bill(&router, &today.format("%Y%m%d").to_string(), "ALL").await;
+    let answer = paycode_sim::xml::parse(&text).unwrap();
+    assert_eq!(
+        (answer["return_msg"].as_str(), answer["error_code"].as_str()),
+        ("No Bill Exist", "20002"),
+        "today's WeChat bill"
+    );
+    let answer = ali_call(
+        &router,
+        "alipay.data.dataservice.bill.downloadurl.query",
+        json!({"bill_type": "trade", "bill_date": today.format("%Y-%m-%d").to_string()}),
+    )
+    .await;
+    assert_eq!(
+        (
+            answer["code"].as_str(),
+            answer["sub_code"].as_str(),
+            answer["sub_msg"].as_str()
+        ),
+        (
+            Some("40004"),
+            Some("isv.invalid_arguments"),
+            Some("入参不合法")
+        ),
+        "today's Alipay bill"
+    );
+
+    next_day(&sim);
+    let yesterday = today;
+    let (_, rows, _, _) =
+        parse_wx_bill(&wx_bill(&router, &yesterday.format("%Y%m%d").to_string(), "ALL").await);
+    assert_eq!(rows.len(), 1);
+    let (answer, files) = alipay_bill(&router, &yesterday.format("%Y-%m-%d").to_string()).await;
+    assert_eq!(answer["code"], "10000");
+    assert!(files[0].1.contains("t1-ali\t"), "{}", files[0].1);
+    // The new today is refused in turn.
+    let text = wx_bill(
+        &router,
+        &beijing_day(&sim).format("%Y%m%d").to_string(),
+        "ALL",
+    )
+    .await;
+    assert!(text.contains("No Bill Exist"));
+}
+
+#[tokio::test]
+async fn a_future_or_malformed_date_is_an_invalid_argument_and_a_bill_past_retention_does_not_exist()
+ {
+    let sim = simulator();
+    let router = sim.router();
+    let ask = |date: String| {
+        let router = router.clone();
+        async move {
+            ali_call(
+                &router,
+                "alipay.data.dataservice.bill.downloadurl.query",
+                json!({"bill_type": "trade", "bill_date": date}),
+            )
+            .await
+        }
+    };
+    let future = (beijing_day(&sim) + chrono::Duration::days(2))
         .format("%Y-%m-%d")
         .to_string();
-    let (answer, files) = alipay_bill(&router, &date).await;
-    assert_eq!(answer["bill_file_code"], "EMPTY_DATA_WITH_BILL_FILE");
-    assert!(files[0].1.contains("#交易合计：0笔"));
+    for date in [future, "2026-13-01".to_owned(), "202601".to_owned()] {
+        let answer = ask(date.clone()).await;
+        assert_eq!(
+            (answer["code"].as_str(), answer["sub_code"].as_str()),
+            (Some("40004"), Some("isv.invalid_arguments")),
+            "{date}: {answer}"
+        );
+        assert_eq!(answer["sub_msg"], "入参不合法");
+    }
+    // A day without trades still has its (empty) file.
+    let empty = (beijing_day(&sim) - chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let answer = ask(empty).await;
+    assert_eq!(answer["code"], "10000", "{answer}");
+    assert_eq!(
+        answer["bill_file_code"], "EMPTY_DATA_WITH_BILL_FILE",
+        "{answer}"
+    );
+    let long_ago = (beijing_day(&sim) - chrono::Duration::days(400))
+        .format("%Y-%m-%d")
+        .to_string();
+    let answer = ask(long_ago).await;
+    assert_eq!(
+        (
+            answer["code"].as_str(),
+            answer["sub_code"].as_str(),
+            answer["sub_msg"].as_str()
+        ),
+        (
+            Some("40004"),
+            Some("isp.bill_not_exist"),
+            Some("账单不存在")
+        )
+    );
+    assert!(answer.get("bill_download_url").is_none());
+    let answer = ali_call(
+        &router,
+        "alipay.data.dataservice.bill.downloadurl.query",
+        json!({"bill_type": "signcustomer", "bill_date": "2020-01-01"}),
+    )
+    .await;
+    assert_eq!(answer["sub_code"], "TYPE_NOT_SUPPORTED");
+}
+
+#[tokio::test]
+async fn alipay_download_urls_expire() {
+    let sim = simulator();
+    let router = sim.router();
+    ali_pay(&router, "exp-1", "1.00", &ali_code(0, 0)).await;
+    let date = beijing_day(&sim).format("%Y-%m-%d").to_string();
+    next_day(&sim);
     let answer = ali_call(
         &router,
         "alipay.data.dataservice.bill.downloadurl.query",
@@ -407,14 +563,4 @@ async fn an_empty_alipay_day_still_has_a_bill_file_and_urls_expire() {
     sim.advance_clock(31);
     let raw = send(&router, Request::get(url).body(Body::empty()).unwrap()).await;
     assert_eq!(raw.status, 404);
-    let future = (beijing_day(&sim) + chrono::Duration::days(2))
-        .format("%Y-%m-%d")
-        .to_string();
-    let answer = ali_call(
-        &router,
-        "alipay.data.dataservice.bill.downloadurl.query",
-        json!({"bill_type": "trade", "bill_date": future}),
-    )
-    .await;
-    assert_eq!(answer["sub_code"], "BILL_NOT_EXIST");
 }

@@ -557,6 +557,7 @@ async fn a_service_provider_pays_for_its_sub_merchant_and_gets_its_bill() {
     let date = paycode_sim::clock::beijing_day(sim.now())
         .format("%Y%m%d")
         .to_string();
+    sim.advance_clock(24 * 3600); // bills are T+1
     let raw = send(
         &router,
         post(
@@ -830,6 +831,7 @@ async fn an_order_revoked_by_wechat_answers_like_a_reversed_one() {
         view.ended_at,
         Some(view.created_at + chrono::Duration::seconds(45))
     );
+    sim.advance_clock(24 * 3600); // bills are T+1
     let fields = wx_fields(&[("bill_date", "20260115"), ("bill_type", "ALL")]);
     let raw = send(
         &router,
@@ -857,6 +859,7 @@ async fn a_password_after_the_revoke_is_in_no_bill() {
     wx_pay(&router, "late", "100", &wx_code(1, 50)).await;
     wx_pay(&router, "kept", "100", &wx_code(0, 0)).await;
     sim.advance_clock(60);
+    sim.advance_clock(24 * 3600); // bills are T+1
     let fields = wx_fields(&[("bill_date", "20260115"), ("bill_type", "ALL")]);
     let raw = send(
         &router,

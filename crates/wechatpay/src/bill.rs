@@ -10,8 +10,10 @@
 //!
 //! What it is not: the reconciliation. The application turns these rows into
 //! the neutral lines of `paycode-reconcile`; this module only refuses a file
-//! that is not a whole, well-formed bill: truncated, not UTF-8, an unknown or
-//! missing column, a row count that differs from the summary's.
+//! that is not a whole, well-formed bill: truncated, not UTF-8, a required
+//! column missing, a row count that differs from the summary's. A column it
+//! does not know (WeChat adds columns now and then) is skipped and named in
+//! [`Bill::warnings`].
 
 use std::io::Read as _;
 
@@ -35,12 +37,6 @@ pub enum BillError {
     Empty,
     #[error("line {line}: {reason}")]
     BadLine { line: u64, reason: String },
-    #[error("unknown column {name:?} in the {table} header (line {line})")]
-    UnknownColumn {
-        table: &'static str,
-        name: String,
-        line: u64,
-    },
     #[error("the {table} header (line {line}) has no column {name:?}")]
     MissingColumn {
         table: &'static str,
@@ -70,6 +66,8 @@ pub struct BillRow {
     pub line: u64,
     /// 交易时间: the payment time, or the refund's initiation time.
     pub time: DateTime<Utc>,
+    /// 公众账号ID: the appid the trade was made under.
+    pub appid: String,
     pub mch_id: String,
     /// 特约商户号 / 子商户号; `None` when empty or `0` (an ordinary merchant).
     pub sub_mch_id: Option<String>,
@@ -118,6 +116,8 @@ pub struct Bill {
     pub layout: Layout,
     pub rows: Vec<BillRow>,
     pub summary: BillSummary,
+    /// What was read past: columns this parser does not know.
+    pub warnings: Vec<String>,
 }
 
 /// Unpacks gzip (when `gzip`), checks UTF-8 and drops a BOM.
@@ -156,7 +156,8 @@ pub fn parse(text: &str) -> Result<Bill, BillError> {
         .zip(1u64..)
         .filter(|(l, _)| !l.trim().is_empty());
     let (header, header_line) = lines.next().ok_or(BillError::Empty)?;
-    let columns = DetailColumns::find(header, header_line)?;
+    let mut warnings = Vec::new();
+    let columns = DetailColumns::find(header, header_line, &mut warnings)?;
     let mut rows = Vec::new();
     let mut last = header_line;
     let summary = loop {
@@ -168,7 +169,7 @@ pub fn parse(text: &str) -> Result<Bill, BillError> {
             rows.push(columns.row(&cells(text), number)?);
             continue;
         }
-        let summary_columns = SummaryColumns::find(text, number)?;
+        let summary_columns = SummaryColumns::find(text, number, &mut warnings)?;
         let Some((values, value_line)) = lines.next() else {
             return Err(BillError::Truncated { line: number });
         };
@@ -191,6 +192,7 @@ pub fn parse(text: &str) -> Result<Bill, BillError> {
         layout: columns.layout,
         rows,
         summary,
+        warnings,
     })
 }
 
@@ -250,21 +252,23 @@ const KNOWN_SUMMARY: &[&str] = &[
     "申请退款总金额",
 ];
 
+/// The header's column names; a name not in `known` is noted in `warnings`
+/// and its values are skipped.
 fn header_names<'a>(
     text: &'a str,
     line: u64,
     table: &'static str,
     known: &[&str],
-) -> Result<Vec<&'a str>, BillError> {
+    warnings: &mut Vec<String>,
+) -> Vec<&'a str> {
     let names: Vec<&str> = text.split(',').map(str::trim).collect();
-    match names.iter().find(|n| !known.contains(n)) {
-        Some(unknown) => Err(BillError::UnknownColumn {
-            table,
-            name: (*unknown).to_owned(),
-            line,
-        }),
-        None => Ok(names),
-    }
+    warnings.extend(
+        names
+            .iter()
+            .filter(|n| !known.contains(n))
+            .map(|n| format!("unknown column {n:?} in the {table} header (line {line}) skipped")),
+    );
+    names
 }
 
 fn position(names: &[&str], wanted: &[&str]) -> Option<usize> {
@@ -290,6 +294,7 @@ struct DetailColumns {
     layout: Layout,
     width: usize,
     time: usize,
+    appid: usize,
     mch_id: usize,
     sub_mch_id: Option<usize>,
     transaction_id: usize,
@@ -306,7 +311,11 @@ struct DetailColumns {
 }
 
 impl DetailColumns {
-    fn find(header: &str, line: u64) -> Result<DetailColumns, BillError> {
+    fn find(
+        header: &str,
+        line: u64,
+        warnings: &mut Vec<String>,
+    ) -> Result<DetailColumns, BillError> {
         let header = header.strip_prefix('\u{feff}').unwrap_or(header);
         if header.starts_with('<') {
             return Err(BillError::BadLine {
@@ -316,7 +325,7 @@ impl DetailColumns {
             });
         }
         let table = "detail";
-        let names = header_names(header, line, table, KNOWN_DETAIL)?;
+        let names = header_names(header, line, table, KNOWN_DETAIL, warnings);
         let need = |wanted| required(&names, wanted, table, line);
         let layout = if position(&names, &["应结订单金额"]).is_some() {
             Layout::Current
@@ -327,6 +336,7 @@ impl DetailColumns {
             layout,
             width: names.len(),
             time: need(&["交易时间"])?,
+            appid: need(&["公众账号ID"])?,
             mch_id: need(&["商户号"])?,
             sub_mch_id: position(&names, &["特约商户号", "子商户号"]),
             transaction_id: need(&["微信订单号"])?,
@@ -358,6 +368,7 @@ impl DetailColumns {
         Ok(BillRow {
             line,
             time: beijing_time(get(self.time), line)?,
+            appid: get(self.appid).to_owned(),
             mch_id: get(self.mch_id).to_owned(),
             sub_mch_id: id(opt(self.sub_mch_id)),
             transaction_id: get(self.transaction_id).to_owned(),
@@ -385,7 +396,11 @@ struct SummaryColumns {
 }
 
 impl SummaryColumns {
-    fn find(header: &str, line: u64) -> Result<SummaryColumns, BillError> {
+    fn find(
+        header: &str,
+        line: u64,
+        warnings: &mut Vec<String>,
+    ) -> Result<SummaryColumns, BillError> {
         let table = "summary";
         if !header.starts_with("总交易单数") {
             return Err(BillError::BadLine {
@@ -393,7 +408,7 @@ impl SummaryColumns {
                 reason: "neither a detail row (leading backtick) nor the summary header".to_owned(),
             });
         }
-        let names = header_names(header, line, table, KNOWN_SUMMARY)?;
+        let names = header_names(header, line, table, KNOWN_SUMMARY, warnings);
         Ok(SummaryColumns {
             width: names.len(),
             count: required(&names, &["总交易单数"], table, line)?,

@@ -261,11 +261,27 @@ fn a_summary_that_counts_other_rows_than_the_bill_has_is_refused() {
         .assert_eq(&error(&text).to_string());
 }
 
+/// A column WeChat adds is read past and named in the warnings; the rows
+/// read the same (protocols.md 5.1: parse by header names).
 #[test]
-fn unknown_and_missing_columns_are_named() {
-    let unknown = day_bill().replacen("设备号", "设备编号", 1);
-    expect![[r#"unknown column "设备编号" in the detail header (line 1)"#]]
-        .assert_eq(&error(&unknown).to_string());
+fn an_unknown_column_is_a_warning_and_a_missing_one_is_refused() {
+    let plain = parse(&day_bill()).unwrap();
+    let added = day_bill()
+        .replacen("设备号", "设备号,新列", 1)
+        .replace(",`4200", ",`x,`4200")
+        .replacen("总交易单数", "总交易单数,新合计", 1)
+        .replacen("`5,", "`5,`0,", 1);
+    let bill = parse(&added).unwrap();
+    assert_eq!(bill.rows, plain.rows);
+    assert_eq!(bill.summary, plain.summary);
+    expect![[r#"
+        unknown column "新列" in the detail header (line 1) skipped
+        unknown column "新合计" in the summary header (line 7) skipped"#]]
+    .assert_eq(&bill.warnings.join("\n"));
+    assert!(plain.warnings.is_empty());
+    let no_appid = day_bill().replacen("公众账号ID,", "", 1);
+    expect![[r#"the detail header (line 1) has no column "公众账号ID""#]]
+        .assert_eq(&error(&no_appid).to_string());
     let missing = day_bill().replacen("商户订单号,", "", 1);
     expect![[r#"the detail header (line 1) has no column "商户订单号""#]]
         .assert_eq(&error(&missing).to_string());

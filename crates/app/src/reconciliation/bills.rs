@@ -4,7 +4,18 @@
 //! The client crates know the file formats and produce their own rows; this
 //! module knows what each row means for matching (which amount is compared,
 //! which is summed, what a state says) and nothing about layouts.
+//!
+//! Before a bill is matched it must prove it is the run's: every row names
+//! the merchant's account (WeChat 商户号, 公众账号ID and, for a service
+//! provider's sub-merchant, 特约商户号; Alipay's `#账号` line) and falls
+//! within the run's Beijing day, widened on both sides by the carry margin
+//! (a provider may book a trade a few minutes either side of midnight);
+//! Alipay's `#起始日期`/`#终止日期` must be exactly the day. WeChat dates a
+//! refund row by its initiation and prints its state "as of bill time", so
+//! a refund row is listed on the day it was asked for: the same window holds
+//! (protocols.md 5.1). A bill that fails a check is refused whole.
 
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use paycode_alipay::bill as alipay;
 use paycode_domain::{Amount, BillSource, Money, Provider};
 use paycode_provider::{BillAnswer, BillEncoding};
@@ -23,6 +34,82 @@ pub enum BillInput {
     File { name: String, bytes: Vec<u8> },
 }
 
+/// The provider account a merchant's bill must belong to, from the
+/// merchant's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BillAccount {
+    Wechat {
+        appid: String,
+        mch_id: String,
+        /// Set in service-provider mode: the rows' 特约商户号.
+        sub_mch_id: Option<String>,
+    },
+    Alipay {
+        /// The 2088… partner id; the bill prints `#账号：[{pid}0156]`. A run
+        /// is refused without it: the bill's account could not be checked.
+        pid: Option<String>,
+    },
+}
+
+impl BillAccount {
+    pub fn provider(&self) -> Provider {
+        match self {
+            BillAccount::Wechat { .. } => Provider::Wechatpay,
+            BillAccount::Alipay { .. } => Provider::Alipay,
+        }
+    }
+}
+
+/// What a bill must show to be this run's.
+#[derive(Debug, Clone)]
+pub(crate) struct Expected {
+    pub account: BillAccount,
+    pub day: NaiveDate,
+    /// How far either side of the day a line's time may fall.
+    pub margin: Duration,
+}
+
+impl Expected {
+    /// The day's bounds in UTC: Beijing midnight to midnight.
+    fn bounds(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        let start = beijing_midnight(self.day);
+        (start, start + Duration::days(1))
+    }
+
+    fn check_time(&self, line: u64, time: DateTime<Utc>) -> Result<(), ReconciliationError> {
+        let (start, end) = self.bounds();
+        if time >= start - self.margin && time < end + self.margin {
+            return Ok(());
+        }
+        Err(ReconciliationError::WrongDay {
+            day: self.day,
+            reason: format!(
+                "line {line} is dated {} (Beijing time)",
+                (time + Duration::hours(8)).format("%Y-%m-%d %H:%M:%S")
+            ),
+        })
+    }
+}
+
+/// Beijing midnight (UTC+8, no daylight saving) opening `day`, in UTC.
+pub(crate) fn beijing_midnight(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(chrono::NaiveTime::MIN).and_utc() - Duration::hours(8)
+}
+
+fn wrong_account(
+    line: u64,
+    field: &'static str,
+    found: &str,
+    expected: &str,
+) -> ReconciliationError {
+    ReconciliationError::WrongAccount {
+        line,
+        field,
+        found: found.to_owned(),
+        expected: expected.to_owned(),
+    }
+}
+
 /// A bill ready for matching, with what the run records about it.
 #[derive(Debug, Clone)]
 pub(crate) struct ParsedBill {
@@ -30,13 +117,17 @@ pub(crate) struct ParsedBill {
     /// SHA-256 (hex) of the bytes; `None` for "no bill".
     pub sha256: Option<String>,
     pub source: BillSource,
+    /// What the parser read past (columns it does not know).
+    pub warnings: Vec<String>,
 }
 
-/// Parses `input` as `provider`'s bill. An empty day (WeChat "No Bill
-/// Exist", an Alipay file without rows) is an empty bill, not an error.
+/// Parses `input` as `provider`'s bill and checks that it is `expected`'s.
+/// An empty day (WeChat "No Bill Exist", an Alipay file without rows) is an
+/// empty bill, not an error.
 pub(crate) fn parse(
     provider: Provider,
     input: BillInput,
+    expected: &Expected,
 ) -> Result<ParsedBill, ReconciliationError> {
     let (answer, source) = match input {
         BillInput::Downloaded(answer) => (answer, BillSource::Download),
@@ -50,6 +141,7 @@ pub(crate) fn parse(
                 bill: Bill::default(),
                 sha256: None,
                 source,
+                warnings: Vec::new(),
             });
         }
         BillAnswer::File(file) => file,
@@ -59,12 +151,18 @@ pub(crate) fn parse(
         &file.bytes,
     )
     .as_ref()));
-    let bill = match (provider, file.encoding) {
+    let (bill, warnings) = match (provider, file.encoding) {
         (Provider::Wechatpay, BillEncoding::Text | BillEncoding::Gzip) => {
             let gzip = file.encoding == BillEncoding::Gzip;
-            wechat_bill(&wechat::parse(&wechat::decode(&file.bytes, gzip)?)?)?
+            let parsed = wechat::parse(&wechat::decode(&file.bytes, gzip)?)?;
+            check_wechat(&parsed, expected)?;
+            (wechat_bill(&parsed)?, parsed.warnings)
         }
-        (Provider::Alipay, BillEncoding::Zip) => alipay_bill(&alipay::parse_zip(&file.bytes)?)?,
+        (Provider::Alipay, BillEncoding::Zip) => {
+            let parsed = alipay::parse_file(&file.bytes)?;
+            check_alipay(&parsed, expected)?;
+            (alipay_bill(&parsed)?, parsed.warnings)
+        }
         (Provider::Wechatpay, BillEncoding::Zip)
         | (Provider::Alipay, BillEncoding::Text | BillEncoding::Gzip) => {
             return Err(ReconciliationError::WrongBillEncoding { provider });
@@ -74,7 +172,81 @@ pub(crate) fn parse(
         bill,
         sha256,
         source,
+        warnings,
     })
+}
+
+/// Every row is the account's and the day's.
+fn check_wechat(parsed: &wechat::Bill, expected: &Expected) -> Result<(), ReconciliationError> {
+    let BillAccount::Wechat {
+        appid,
+        mch_id,
+        sub_mch_id,
+    } = &expected.account
+    else {
+        return Err(ReconciliationError::WrongBillEncoding {
+            provider: Provider::Wechatpay,
+        });
+    };
+    for row in &parsed.rows {
+        if row.mch_id != *mch_id {
+            return Err(wrong_account(row.line, "商户号", &row.mch_id, mch_id));
+        }
+        if row.appid != *appid {
+            return Err(wrong_account(row.line, "公众账号ID", &row.appid, appid));
+        }
+        if row.sub_mch_id != *sub_mch_id {
+            let none = "(none)";
+            return Err(wrong_account(
+                row.line,
+                "特约商户号",
+                row.sub_mch_id.as_deref().unwrap_or(none),
+                sub_mch_id.as_deref().unwrap_or(none),
+            ));
+        }
+        expected.check_time(row.line, row.time)?;
+    }
+    Ok(())
+}
+
+/// The `#账号` line is the account's, the period is the day, and every row
+/// was completed within it.
+fn check_alipay(parsed: &alipay::Bill, expected: &Expected) -> Result<(), ReconciliationError> {
+    let BillAccount::Alipay { pid } = &expected.account else {
+        return Err(ReconciliationError::WrongBillEncoding {
+            provider: Provider::Alipay,
+        });
+    };
+    let pid = pid
+        .as_deref()
+        .ok_or(ReconciliationError::AccountNotConfigured)?;
+    // The PID followed by the currency code 0156 (protocols.md 5.2).
+    let wanted = format!("{pid}0156");
+    let account = parsed.account.as_deref().unwrap_or("(no #账号 line)");
+    if account != wanted && account != pid {
+        return Err(wrong_account(0, "#账号", account, &wanted));
+    }
+    let day_start = expected.day.and_time(chrono::NaiveTime::MIN);
+    let wanted = (day_start, day_start + Duration::days(1));
+    match parsed.period {
+        Some(period) if period == wanted => {}
+        Some((from, to)) => {
+            return Err(ReconciliationError::WrongDay {
+                day: expected.day,
+                reason: format!("the bill's #起始日期/#终止日期 are {from} to {to}"),
+            });
+        }
+        None => {
+            return Err(ReconciliationError::WrongDay {
+                day: expected.day,
+                reason: "the bill has no `#起始日期` line".to_owned(),
+            });
+        }
+    }
+    parsed
+        .rows
+        .iter()
+        .try_for_each(|row| expected.check_time(row.line, row.finished_at))
 }
 
 /// A file read from disk, classified as the download would have been.
@@ -254,11 +426,26 @@ fn alipay_bill(parsed: &alipay::Bill) -> Result<Bill, ReconciliationError> {
     })
 }
 
+/// Whether a 退款 row is the refund half of a cancel (撤销) rather than a
+/// refund paycode asked for. paycode sends every refund with its own
+/// `out_request_no` (32 hex digits, never a trade or order number), so a
+/// refund row without a request number, or numbered with the trade's
+/// 支付宝交易号 or 商户订单号 (what Alipay uses when none was given,
+/// protocols.md 4.9), is the provider's reversal: the same kind as WeChat's
+/// REVOKED row, decided from the line alone.
+fn is_cancel_refund(row: &alipay::BillRow) -> bool {
+    match row.refund_request_no.as_deref() {
+        None => true,
+        Some(number) => number == row.trade_no || number == row.out_trade_no,
+    }
+}
+
 fn alipay_line(row: &alipay::BillRow) -> Result<BillLine, ReconciliationError> {
     let line = row.line;
     // Refund rows print negative amounts; the line's kind carries the direction.
     let (kind, sign) = match row.business_type.as_str() {
         "交易" => (LineKind::Payment, 1),
+        "退款" if is_cancel_refund(row) => (LineKind::Reversal, -1),
         "退款" => (LineKind::Refund, -1),
         other => return Err(bad(line, format!("unknown 业务类型 {other:?}"))),
     };
@@ -271,6 +458,7 @@ fn alipay_line(row: &alipay::BillRow) -> Result<BillLine, ReconciliationError> {
             .transpose()?,
         LineKind::Payment | LineKind::Reversal => None,
     };
+    let settled_amount = settled(sign * row.received_fen, compared, line)?;
     Ok(BillLine {
         line,
         kind,
@@ -278,7 +466,7 @@ fn alipay_line(row: &alipay::BillRow) -> Result<BillLine, ReconciliationError> {
         provider_trade_no: optional_reference(&row.trade_no, line)?,
         out_refund_no,
         amount: compared,
-        settled_amount: settled(sign * row.received_fen, compared, line)?,
+        settled_amount,
         time: row.finished_at,
         status: LineStatus::Succeeded,
         raw_status: row.business_type.clone(),
@@ -300,6 +488,7 @@ mod tests {
             time: chrono::DateTime::parse_from_rfc3339("2026-11-20T03:00:00Z")
                 .unwrap()
                 .to_utc(),
+            appid: "wx1".into(),
             mch_id: "10000100".into(),
             sub_mch_id: None,
             transaction_id: "4200000001".into(),

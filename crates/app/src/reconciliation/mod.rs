@@ -3,17 +3,23 @@
 //! events in the run's own stream (`recon-{provider}-{merchant}-{yyyymmdd}`),
 //! and read back as the day's report.
 //!
+//! Before anything is matched, the bill must be the run's: its account is
+//! the merchant's configured one and every line falls within the day (see
+//! `bills`), and the day is over in Beijing time. A bill that fails, or
+//! cannot be parsed, appends nothing.
+//!
 //! A run appends one atomic batch: `ReconciliationStarted` (with the bill's
 //! SHA-256), one `DiscrepancyFound` per discrepancy not yet recorded on that
-//! stream (by its deterministic id), and `ReconciliationCompleted` (counts,
-//! the ids of every discrepancy of this run, the items carried to the next
-//! day). A rerun whose bill digest and result equal the latest run's appends
-//! nothing; a rerun that differs (a corrected bill, ledger events that came
-//! late) appends a new started/completed pair and only the discrepancies it
-//! is the first to find. A bill that cannot be parsed appends nothing.
+//! stream (by its deterministic id) or found again after a run superseded
+//! it, one `DiscrepancySuperseded` per open discrepancy this run no longer
+//! finds, and `ReconciliationCompleted` (counts, the ids of every discrepancy
+//! of this run, the items carried to the next day). A rerun whose bill digest
+//! and result equal the latest run's appends nothing; a rerun that differs (a
+//! corrected bill, ledger events that came late) appends a new batch.
 //!
-//! The report is read from the stream: the latest run's figures and its
-//! discrepancies, each with its resolution when an operator recorded one.
+//! The report is read from the stream: the latest run's figures and every
+//! discrepancy of the day with where it stands (open, resolved by a person,
+//! superseded by a later run).
 //! The back office's read model will come with the projections; until then
 //! [`Reconciler::list_reports`] scans the log.
 
@@ -26,9 +32,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use paycode_domain::{
-    CarriedItem, CarriedPart, DiscrepancyFound, DiscrepancyResolved, MerchantId, Provider,
-    ReconciliationCompleted, ReconciliationEvent, ReconciliationStarted, ResolutionOutcome,
-    ResolutionRejected, RunFigures, RunLog, reconciliation::decide_resolution,
+    CarriedItem, CarriedPart, DiscrepancyFound, DiscrepancyResolved, DiscrepancySuperseded,
+    MerchantId, Provider, ReconciliationCompleted, ReconciliationEvent, ReconciliationStarted,
+    ResolutionOutcome, ResolutionRejected, RunFigures, RunLog,
+    reconciliation::{decide_resolution, discrepancy_fingerprint},
     reconciliation_stream,
 };
 use paycode_provider::ProviderError;
@@ -40,8 +47,8 @@ use crate::orders::AppError;
 use crate::process::ProviderDirectory;
 use crate::replay::project_orders;
 
-pub use bills::BillInput;
-pub use report::{DayReport, DiscrepancyView};
+pub use bills::{BillAccount, BillInput};
+pub use report::{DayReport, DiscrepancyView, OpenMoney};
 
 /// Events read per call while loading a run stream: a day has at most a few
 /// thousand discrepancies.
@@ -66,6 +73,30 @@ pub enum ReconciliationError {
     BadBillLine { line: u64, reason: String },
     #[error("a {provider} bill cannot come in that encoding")]
     WrongBillEncoding { provider: Provider },
+    /// The bill names another account than the merchant's.
+    #[error(
+        "the bill belongs to another account: {field} is {found:?} (line {line}), \
+         this merchant's is {expected:?}; nothing was recorded"
+    )]
+    WrongAccount {
+        /// 0 for a header line.
+        line: u64,
+        field: &'static str,
+        found: String,
+        expected: String,
+    },
+    /// The bill is of another day.
+    #[error("the bill is not the bill of {day}: {reason}; nothing was recorded")]
+    WrongDay { day: NaiveDate, reason: String },
+    /// The day has not ended in Beijing time: no bill can cover it yet.
+    #[error("{day} has not ended in Beijing time; its bill exists from the next day")]
+    DayNotOver { day: NaiveDate },
+    /// The account lacks what the bill's account is checked against.
+    #[error(
+        "the merchant's Alipay account has no `pid` (the 2088… partner id) configured: \
+         the bill's #账号 cannot be checked"
+    )]
+    AccountNotConfigured,
     /// The download failed: try again later.
     #[error("downloading the {provider} bill failed")]
     Download {
@@ -112,6 +143,8 @@ impl From<paycode_alipay::bill::BillError> for ReconciliationError {
 pub struct RunRequest {
     pub provider: Provider,
     pub merchant: MerchantId,
+    /// The merchant's account at `provider`: the bill must be its.
+    pub account: BillAccount,
     pub day: NaiveDate,
     pub bill: BillInput,
     /// The operator who asked, if any.
@@ -170,6 +203,20 @@ impl Reconciler {
         Ok(BillInput::Downloaded(answer))
     }
 
+    /// The account a merchant's bill at `provider` must belong to.
+    pub fn bill_account(
+        providers: &ProviderDirectory,
+        merchant: &MerchantId,
+        provider: Provider,
+    ) -> Result<BillAccount, ReconciliationError> {
+        providers.bill_account(merchant, provider).cloned().ok_or(
+            ReconciliationError::ProviderNotConfigured {
+                merchant: merchant.clone(),
+                provider,
+            },
+        )
+    }
+
     /// Parses the bill, matches it against the ledger, and records the run.
     pub async fn run_day(&self, request: RunRequest) -> Result<RunOutcome, ReconciliationError> {
         let scope = Scope {
@@ -177,8 +224,33 @@ impl Reconciler {
             merchant: request.merchant.clone(),
             day: request.day,
         };
-        let parsed = bills::parse(scope.provider, request.bill)?;
-        let orders = project_orders(self.store.as_ref()).await?;
+        if request.account.provider() != scope.provider {
+            return Err(ReconciliationError::ProviderNotConfigured {
+                merchant: scope.merchant.clone(),
+                provider: scope.provider,
+            });
+        }
+        if bills::beijing_midnight(scope.day) + chrono::Duration::days(1) > self.clock.now() {
+            return Err(ReconciliationError::DayNotOver { day: scope.day });
+        }
+        let margin = chrono::Duration::from_std(self.config.carry_margin)
+            .unwrap_or(chrono::Duration::zero());
+        let expected = bills::Expected {
+            account: request.account,
+            day: scope.day,
+            margin,
+        };
+        // The bill is parsed on a blocking thread while the ledger is folded
+        // from the store: for a large day the two take about as long.
+        let provider = scope.provider;
+        let bill = request.bill;
+        let parsing = tokio::task::spawn_blocking(move || bills::parse(provider, bill, &expected));
+        let orders = project_orders(self.store.as_ref()).await;
+        let parsed = match parsing.await {
+            Ok(parsed) => parsed?,
+            Err(failed) => std::panic::resume_unwind(failed.into_panic()),
+        };
+        let orders = orders?;
         let previous = match scope.day.pred_opt() {
             Some(day) => self.load(scope.provider, &scope.merchant, day).await?.1,
             None => RunLog::default(),
@@ -201,6 +273,9 @@ impl Reconciler {
             scope.day,
             &on_bill,
         )?;
+        // A large day's ledger (a million orders) takes a second to free:
+        // free it beside the matching instead of at the end of the run.
+        tokio::task::spawn_blocking(move || drop(orders));
         let matched =
             paycode_reconcile::reconcile(&scope, &parsed.bill, &entries, &carried, &self.config)?;
         let (stream, log) = self
@@ -214,6 +289,7 @@ impl Reconciler {
             ledger_entries: entries.len(),
             carried_in: carried.len(),
             by: request.by,
+            warnings: parsed.warnings,
         };
         let events = run.events(&log, &matched, self.clock.now());
         let new_discrepancies = events
@@ -387,6 +463,7 @@ struct RunFacts<'a> {
     ledger_entries: usize,
     carried_in: usize,
     by: Option<String>,
+    warnings: Vec<String>,
 }
 
 fn count(n: usize) -> u64 {
@@ -439,7 +516,14 @@ impl RunFacts<'_> {
             matched_payments: count(report.matched_payments.len()),
             matched_refunds: count(report.matched_refunds.len()),
             matched_reversals: count(report.matched_reversals.len()),
-            discrepancy_ids: report.discrepancies.iter().map(|d| d.id.clone()).collect(),
+            discrepancies: count(report.discrepancies.len()),
+            discrepancy_fingerprint: discrepancy_fingerprint(
+                &report
+                    .discrepancies
+                    .iter()
+                    .map(|d| d.id.as_str())
+                    .collect::<Vec<_>>(),
+            ),
             new_discrepancies: 0,
             carried_over: carried_items(report),
             bill: figures(&report.totals.bill),
@@ -457,10 +541,15 @@ impl RunFacts<'_> {
                 return Vec::new();
             }
         }
+        // New, or found again after a run superseded it.
         let found: Vec<ReconciliationEvent> = report
             .discrepancies
             .iter()
-            .filter(|d| !log.discrepancies.contains_key(&d.id))
+            .filter(|d| {
+                log.discrepancies
+                    .get(&d.id)
+                    .is_none_or(|recorded| recorded.superseded.is_some())
+            })
             .map(|d| {
                 ReconciliationEvent::DiscrepancyFound(DiscrepancyFound {
                     run,
@@ -479,6 +568,19 @@ impl RunFacts<'_> {
                 })
             })
             .collect();
+        let now_found: HashSet<&str> = report.discrepancies.iter().map(|d| d.id.as_str()).collect();
+        let superseded = log
+            .discrepancies
+            .values()
+            .filter(|d| d.is_open() && !now_found.contains(d.found.id.as_str()))
+            .map(|d| {
+                ReconciliationEvent::DiscrepancySuperseded(DiscrepancySuperseded {
+                    id: d.found.id.clone(),
+                    run,
+                    bill_sha256: self.sha256.clone(),
+                    at,
+                })
+            });
         let started = ReconciliationStarted {
             run,
             provider: self.scope.provider,
@@ -490,6 +592,7 @@ impl RunFacts<'_> {
             ledger_entries: count(self.ledger_entries),
             carried_in: count(self.carried_in),
             by: self.by.clone(),
+            warnings: self.warnings.clone(),
             at,
         };
         let completed = ReconciliationCompleted {
@@ -498,6 +601,7 @@ impl RunFacts<'_> {
         };
         let mut events = vec![ReconciliationEvent::ReconciliationStarted(started)];
         events.extend(found);
+        events.extend(superseded);
         events.push(ReconciliationEvent::ReconciliationCompleted(completed));
         events
     }

@@ -116,6 +116,14 @@ pub fn ali_refund(number: u64, out_trade_no: &str, request_no: &str, amount: &st
     line
 }
 
+/// The refund half of an Alipay cancel, as the application's parser
+/// classifies it (a 退款 row without a request number of ours).
+pub fn ali_cancel(number: u64, out_trade_no: &str, amount: &str) -> BillLine {
+    let mut line = line(number, LineKind::Reversal, out_trade_no, amount, "退款");
+    line.provider_trade_no = Some(no(&format!("2026112622{out_trade_no}")));
+    line
+}
+
 fn entry(out_trade_no: &str, amount: &str, state: LedgerState) -> LedgerEntry {
     LedgerEntry {
         order: OutTradeNo::parse(&format!("order-{out_trade_no}")).unwrap(),

@@ -69,6 +69,9 @@ fn past_day(text: &str, now: DateTime<Utc>) -> GqlResult<NaiveDate> {
             "{day} is in the future (today is {today} in Beijing)"
         )));
     }
+    if day == today {
+        return Err(BackOfficeError::from(ReconciliationError::DayNotOver { day }).into_graphql());
+    }
     Ok(day)
 }
 
@@ -138,6 +141,8 @@ pub(super) async fn run(
     let office = ctx.data_unchecked::<BackOffice>();
     let day = past_day(&day, office.process.orders().now())?;
     let provider = provider(provider_name);
+    let account =
+        Reconciler::bill_account(office.process.providers(), &merchant, provider).gql()?;
     let bill = Reconciler::download(office.process.providers(), &merchant, provider, day)
         .await
         .gql()?;
@@ -145,6 +150,7 @@ pub(super) async fn run(
         .run_day(RunRequest {
             provider,
             merchant,
+            account,
             day,
             bill,
             by: Some(p.name.clone()),
@@ -213,6 +219,12 @@ impl From<ReconciliationError> for BackOfficeError {
             | ReconciliationError::AlipayBill(_)
             | ReconciliationError::BadBillLine { .. }
             | ReconciliationError::WrongBillEncoding { .. } => rejected("BILL_UNREADABLE", &error),
+            ReconciliationError::WrongAccount { .. } => rejected("BILL_WRONG_ACCOUNT", &error),
+            ReconciliationError::WrongDay { .. } => rejected("BILL_WRONG_DAY", &error),
+            ReconciliationError::DayNotOver { .. } => rejected("DAY_NOT_OVER", &error),
+            ReconciliationError::AccountNotConfigured => {
+                rejected("BILL_ACCOUNT_NOT_CONFIGURED", &error)
+            }
             ReconciliationError::Contended { .. } => BackOfficeError::Rejected {
                 code: "CONCURRENT_UPDATE",
                 message: "the day is being reconciled by another request; try again".into(),
@@ -314,13 +326,26 @@ pub struct ReconciliationReport {
     pub ledger: RunTotals,
     /// Items expected on the next day's bill.
     pub carried_over: u64,
+    /// Open discrepancies of the day: 0 is a clean day.
+    pub open: u64,
+    /// Open `MISSING_IN_BILL` (短款) count and signed total (yuan).
+    pub short_count: u64,
+    pub short_total: String,
+    /// Open `MISSING_IN_LEDGER` (长款) count and signed total (yuan).
+    pub long_count: u64,
+    pub long_total: String,
+    /// Every open difference, bill side minus ledger side (yuan).
+    pub net: String,
+    /// What the latest run's parser read past (a column it does not know).
+    pub warnings: Vec<String>,
     #[graphql(skip)]
     pub discrepancy_rows: Vec<Discrepancy>,
 }
 
 #[ComplexObject]
 impl ReconciliationReport {
-    /// The latest run's discrepancies, each with its resolution if recorded.
+    /// Every discrepancy recorded for the day, open ones first, each with
+    /// its status and resolution.
     async fn discrepancies(&self, ctx: &Context<'_>) -> GqlResult<Vec<Discrepancy>> {
         principal_seeing(ctx, &self.merchant)?;
         Ok(self.discrepancy_rows.clone())
@@ -346,10 +371,19 @@ impl From<DayReport> for ReconciliationReport {
             bill: r.bill.into(),
             ledger: r.ledger.into(),
             carried_over: u64::try_from(r.carried_over.len()).unwrap_or(u64::MAX),
+            open: r.open,
+            short_count: r.open_money.short_count,
+            short_total: r.open_money.short_total,
+            long_count: r.open_money.long_count,
+            long_total: r.open_money.long_total,
+            net: r.open_money.net,
+            warnings: r.warnings,
             discrepancy_rows: r
                 .discrepancies
                 .into_iter()
                 .map(|d| Discrepancy {
+                    status: d.status.as_str().to_owned(),
+                    superseded_by_run: d.superseded.map(|s| s.run),
                     id: d.found.id,
                     kind: d.found.kind,
                     subject: d.found.subject,
@@ -374,6 +408,11 @@ impl From<DayReport> for ReconciliationReport {
 pub struct Discrepancy {
     /// Deterministic: `{provider}/{merchant}/{day}/{KIND}/{subject}/{keys}`.
     pub id: String,
+    /// `open`, `resolved` (by a person) or `superseded` (a later run no
+    /// longer found it).
+    pub status: String,
+    /// The run that no longer found it, when superseded.
+    pub superseded_by_run: Option<u32>,
     /// The stable code, e.g. `MISSING_IN_BILL`, `AMOUNT_MISMATCH`.
     pub kind: String,
     /// `payment`, `refund`, `reversal` or `summary:{field}`.

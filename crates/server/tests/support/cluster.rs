@@ -126,6 +126,7 @@ api_key = "paycodesimulatorwechatapikey0001"
 [merchants.alipay]
 gateway_url = "{sim_base}/gateway.do"
 app_id = "2014072300007148"
+pid = "2088102177846880"
 app_private_key = "{keys}/alipay-app-private.pem"
 alipay_public_key = "{keys}/alipay-gateway-public.pem"
 "#,

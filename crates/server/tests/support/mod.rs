@@ -42,8 +42,13 @@ fn sha(text: &str) -> String {
 }
 
 pub fn config(sim_base: &str) -> Config {
+    toml::from_str(&config_text(sim_base)).expect("the test config parses")
+}
+
+/// The test configuration as a TOML file's text (merchants only).
+pub fn config_text(sim_base: &str) -> String {
     let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/keys");
-    let text = format!(
+    format!(
         r#"
 [[merchants]]
 id = "shop-a"
@@ -58,6 +63,7 @@ sign_type = "HMAC-SHA256"
 [merchants.alipay]
 gateway_url = "{sim_base}/gateway.do"
 app_id = "2014072300007148"
+pid = "2088102177846880"
 app_private_key = "{keys}/alipay-app-private.pem"
 alipay_public_key = "{keys}/alipay-gateway-public.pem"
 
@@ -73,8 +79,7 @@ api_key = "paycodesimulatorwechatapikey0001"
         key = sha(KEY),
         revoked = sha(REVOKED_KEY),
         other = sha(OTHER_KEY),
-    );
-    toml::from_str(&text).expect("the test config parses")
+    )
 }
 
 impl World {
@@ -139,6 +144,20 @@ impl World {
 
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// The SQLite file of the world's event log.
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("paycode.db")
+    }
+
+    /// Moves paycode's and the simulator's clocks a whole day at once (the
+    /// next morning: a day's bill exists from then), then runs what fell due.
+    pub async fn next_day(&self) {
+        let day = 86_400;
+        self.clock.advance(Duration::seconds(day));
+        self.sim.sim().advance_clock(day.unsigned_abs());
+        while self.service.process.run_due().await > 0 {}
     }
 
     pub async fn send(
