@@ -54,7 +54,7 @@ fn main() -> anyhow::Result<()> {
     match cli.section {
         Section::Store(args) => runtime.block_on(store::run(args)),
         Section::Postgres(args) => runtime.block_on(postgres::run(args)),
-        Section::Reconcile(args) => reconcile::run(args),
+        Section::Reconcile(args) => runtime.block_on(reconcile::run(args)),
         Section::Sign(args) => sign::run(args),
         Section::Replay(args) => runtime.block_on(replay::run(args)),
         Section::E2e(args) => runtime.block_on(e2e::run(args)),
