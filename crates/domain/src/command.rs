@@ -147,6 +147,7 @@ pub enum OrderCommand {
     RequestRefund {
         out_refund_no: OutRefundNo,
         amount: Money,
+        /// Sent to the provider: at most [`MAX_REFUND_REASON_CHARS`].
         reason: Option<String>,
         by: Option<String>,
     },
@@ -185,3 +186,7 @@ impl OrderCommand {
         }
     }
 }
+
+/// The longest refund reason a door accepts, in characters: WeChat's
+/// `refund_desc` limit (80), the tighter of the two providers'.
+pub const MAX_REFUND_REASON_CHARS: usize = 80;

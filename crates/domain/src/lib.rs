@@ -26,7 +26,8 @@ pub mod state;
 pub mod testing;
 
 pub use command::{
-    ManualReversalReason, OrderCommand, PayOutcome, RefundOutcome, RequestPayment, ReversalOutcome,
+    MAX_REFUND_REASON_CHARS, ManualReversalReason, OrderCommand, PayOutcome, RefundOutcome,
+    RequestPayment, ReversalOutcome,
 };
 pub use decide::{Context, NewIds, decide};
 pub use due::Due;

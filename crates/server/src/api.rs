@@ -349,13 +349,21 @@ impl From<ProcessError> for ApiError {
     }
 }
 
+/// The credentials of an `Authorization` value in the `Bearer` scheme,
+/// trimmed; the scheme's name is case-insensitive (RFC 9110 11.1).
+pub(crate) fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
 /// The merchant named by the request's bearer key.
 fn merchant(service: &Service, headers: &HeaderMap) -> Result<MerchantId, ApiError> {
     let key = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(bearer_token);
     let problem = match key {
         None | Some("") => KeyProblem::Missing,
         Some(key) => match service.keys.merchant(key) {
@@ -882,7 +890,7 @@ async fn create_refund(
     let refund = NewRefund {
         out_refund_no: OutRefundNo::parse(body.required("out_refund_no")?)?,
         amount: body.amount("amount")?,
-        reason: optional_label(&body, "reason", 80)?,
+        reason: optional_label(&body, "reason", paycode_domain::MAX_REFUND_REASON_CHARS)?,
         by: Some("pos".into()),
     };
     let out_refund_no = refund.out_refund_no.clone();

@@ -97,6 +97,23 @@ async fn missing_unknown_and_revoked_keys_are_refused() {
     assert_eq!(world.head().await, 0);
 }
 
+/// The scheme's name is case-insensitive (RFC 9110 11.1); another scheme
+/// is no key at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bearer_scheme_is_read_in_any_case() {
+    let world = World::start().await;
+    for (scheme, status) in [("bearer", 404), ("BEARER", 404), ("Basic", 401)] {
+        let response = world
+            .http
+            .get(format!("{}/v1/payments/none", world.base))
+            .header("authorization", format!("{scheme} {KEY}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{scheme}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_merchants_order_is_not_found_not_forbidden() {
     let world = World::start().await;

@@ -385,6 +385,18 @@ async fn bad_input_gets_bad_user_input_and_oversized_bodies_are_refused() {
         ["BAD_USER_INPUT"],
         "a mistyped argument: {answer}"
     );
+    // A note is required to resolve; a refund reason is held to the POS
+    // API's limit (it goes to the provider). Nothing is appended.
+    let head = w.store.head().await.expect("head");
+    let long = "x".repeat(paycode_domain::MAX_REFUND_REASON_CHARS + 1);
+    for query in [
+        r#"mutation { resolveManually(merchant: "demo", outTradeNo: "wx-paid", outcome: PAID, note: "  ") { position } }"#.to_owned(),
+        format!(r#"mutation {{ requestRefund(merchant: "demo", outTradeNo: "wx-paid", outRefundNo: "r-long", amount: "1.00", reason: "{long}") {{ position }} }}"#),
+    ] {
+        let (_, answer) = post(&w.router, Some("admin"), &query).await;
+        assert_eq!(codes(&answer), ["BAD_USER_INPUT"], "{answer}");
+    }
+    assert_eq!(w.store.head().await.expect("head"), head);
     let deep = "{ orders { nodes { refunds { amount } } } }";
     let (_, answer) = post(&w.router, Some("admin"), deep).await;
     assert!(

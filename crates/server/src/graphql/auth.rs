@@ -75,11 +75,11 @@ impl Operators {
         Ok(Operators { by_digest })
     }
 
-    /// The principal of an `Authorization` header value (`Bearer <token>`).
+    /// The principal of an `Authorization` header value (`Bearer <token>`,
+    /// the scheme in any case).
     pub fn authenticate(&self, header: Option<&str>) -> Result<Principal, BackOfficeError> {
         let token = header
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(crate::api::bearer_token)
             .filter(|t| !t.is_empty())
             .ok_or(BackOfficeError::Unauthenticated)?;
         self.by_digest
@@ -136,5 +136,32 @@ impl Principal {
     /// The key a cursor is bound to, so a cursor is useless under another scope.
     pub fn scope_key(&self) -> &str {
         self.merchant.as_ref().map_or("*", |m| m.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case_and_other_schemes_are_not() {
+        let operators = Operators::from_config(&[OperatorConfig {
+            token_sha256: sha256_hex(b"t0ken"),
+            role: Role::Viewer,
+            merchant: None,
+            name: Some("viewer".into()),
+        }])
+        .unwrap();
+        for header in ["Bearer t0ken", "bearer t0ken", "BEARER  t0ken "] {
+            let principal = operators.authenticate(Some(header));
+            assert!(principal.is_ok(), "{header}");
+        }
+        for header in ["Basic t0ken", "Bearer", "Bearer ", "t0ken", "Bearert0ken"] {
+            let refused = operators.authenticate(Some(header));
+            assert!(
+                matches!(refused, Err(BackOfficeError::Unauthenticated)),
+                "{header}"
+            );
+        }
     }
 }

@@ -364,6 +364,11 @@ impl Mutation {
     ) -> GqlResult<WriteResult> {
         let p = principal(ctx)?;
         let (merchant, out_trade_no) = target(p, merchant, &out_trade_no)?;
+        // The POS API's limit: the reason is sent to the provider.
+        let max = paycode_domain::MAX_REFUND_REASON_CHARS;
+        if reason.as_ref().is_some_and(|r| r.chars().count() > max) {
+            return Err(bad(format!("`reason` is longer than {max} characters")));
+        }
         let refund = NewRefund {
             out_refund_no: OutRefundNo::parse(&out_refund_no).map_err(|e| bad(e.to_string()))?,
             amount: Money::parse(&amount).map_err(|e| bad(e.to_string()))?,
@@ -411,6 +416,9 @@ impl Mutation {
     ) -> GqlResult<WriteResult> {
         let p = principal(ctx)?;
         let (merchant, out_trade_no) = target(p, merchant, &out_trade_no)?;
+        if note.trim().is_empty() {
+            return Err(bad("a resolution needs a note saying what was checked"));
+        }
         let outcome = match outcome {
             ManualOutcomeKind::Reversed => ManualOutcome::Reversed,
             ManualOutcomeKind::Paid => ManualOutcome::Paid { provider_trade_no },
