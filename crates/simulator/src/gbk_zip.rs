@@ -54,16 +54,7 @@ pub fn gbk_zip(entries: &[(&str, &[u8])], modified: DateTime<Utc>) -> Result<Vec
             offset: u32_of(out.len())?,
         };
         put32(&mut out, LOCAL_HEADER);
-        put16(&mut out, VERSION);
-        put16(&mut out, FLAGS);
-        put16(&mut out, DEFLATE);
-        put16(&mut out, time);
-        put16(&mut out, date);
-        put32(&mut out, entry.crc);
-        put32(&mut out, entry.compressed);
-        put32(&mut out, entry.size);
-        put16(&mut out, u16_of(entry.name.len())?);
-        put16(&mut out, 0); // extra field length
+        put_entry_fields(&mut out, &entry, time, date)?;
         out.extend_from_slice(&entry.name);
         out.extend_from_slice(&deflated);
         written.push(entry);
@@ -72,16 +63,7 @@ pub fn gbk_zip(entries: &[(&str, &[u8])], modified: DateTime<Utc>) -> Result<Vec
     for entry in &written {
         put32(&mut out, CENTRAL_HEADER);
         put16(&mut out, VERSION); // made by: MS-DOS (high byte 0), whose names are in the local code page
-        put16(&mut out, VERSION); // needed to extract
-        put16(&mut out, FLAGS);
-        put16(&mut out, DEFLATE);
-        put16(&mut out, time);
-        put16(&mut out, date);
-        put32(&mut out, entry.crc);
-        put32(&mut out, entry.compressed);
-        put32(&mut out, entry.size);
-        put16(&mut out, u16_of(entry.name.len())?);
-        put16(&mut out, 0); // extra field length
+        put_entry_fields(&mut out, entry, time, date)?;
         put16(&mut out, 0); // comment length
         put16(&mut out, 0); // disk number start
         put16(&mut out, 0); // internal attributes
@@ -100,6 +82,27 @@ pub fn gbk_zip(entries: &[(&str, &[u8])], modified: DateTime<Utc>) -> Result<Vec
     put32(&mut out, u32_of(directory_start)?);
     put16(&mut out, 0); // comment length
     Ok(out)
+}
+
+/// The fields a local header and its central directory header share, from
+/// "version needed to extract" to the extra field's length (empty).
+fn put_entry_fields(
+    out: &mut Vec<u8>,
+    entry: &Written,
+    time: u16,
+    date: u16,
+) -> Result<(), String> {
+    put16(out, VERSION);
+    put16(out, FLAGS);
+    put16(out, DEFLATE);
+    put16(out, time);
+    put16(out, date);
+    put32(out, entry.crc);
+    put32(out, entry.compressed);
+    put32(out, entry.size);
+    put16(out, u16_of(entry.name.len())?);
+    put16(out, 0); // extra field length
+    Ok(())
 }
 
 /// MS-DOS (time, date) of an instant in Beijing time; two-second resolution, years from 1980.

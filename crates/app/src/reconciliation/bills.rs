@@ -15,9 +15,9 @@
 //! a refund row is listed on the day it was asked for: the same window holds
 //! (protocols.md 5.1). A bill that fails a check is refused whole.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use paycode_alipay::bill as alipay;
-use paycode_domain::{Amount, BillSource, Money, Provider};
+use paycode_domain::{Amount, BillSource, Money, Provider, beijing};
 use paycode_provider::{BillAnswer, BillEncoding};
 use paycode_reconcile::{Bill, BillLine, BillSummary, LineKind, LineStatus, RefNo};
 use paycode_wechatpay::bill as wechat;
@@ -70,30 +70,25 @@ pub(crate) struct Expected {
 }
 
 impl Expected {
-    /// The day's bounds in UTC: Beijing midnight to midnight.
-    fn bounds(&self) -> (DateTime<Utc>, DateTime<Utc>) {
-        let start = beijing_midnight(self.day);
-        (start, start + Duration::days(1))
+    /// The day's Beijing midnight, as a wall-clock time.
+    fn day_start(&self) -> NaiveDateTime {
+        self.day.and_time(NaiveTime::MIN)
     }
 
     fn check_time(&self, line: u64, time: DateTime<Utc>) -> Result<(), ReconciliationError> {
-        let (start, end) = self.bounds();
-        if time >= start - self.margin && time < end + self.margin {
+        let local = beijing::wall_clock(time);
+        let start = self.day_start();
+        if local >= start - self.margin && local < start + Duration::days(1) + self.margin {
             return Ok(());
         }
         Err(ReconciliationError::WrongDay {
             day: self.day,
             reason: format!(
                 "line {line} is dated {} (Beijing time)",
-                (time + Duration::hours(8)).format("%Y-%m-%d %H:%M:%S")
+                local.format("%Y-%m-%d %H:%M:%S")
             ),
         })
     }
-}
-
-/// Beijing midnight (UTC+8, no daylight saving) opening `day`, in UTC.
-pub(crate) fn beijing_midnight(day: NaiveDate) -> DateTime<Utc> {
-    day.and_time(chrono::NaiveTime::MIN).and_utc() - Duration::hours(8)
 }
 
 fn wrong_account(
@@ -121,14 +116,15 @@ pub(crate) struct ParsedBill {
     pub warnings: Vec<String>,
 }
 
-/// Parses `input` as `provider`'s bill and checks that it is `expected`'s.
+/// Parses `input` as the bill of `expected.account`'s provider and checks
+/// that it is that account's and day's.
 /// An empty day (WeChat "No Bill Exist", an Alipay file without rows) is an
 /// empty bill, not an error.
 pub(crate) fn parse(
-    provider: Provider,
     input: BillInput,
     expected: &Expected,
 ) -> Result<ParsedBill, ReconciliationError> {
+    let provider = expected.account.provider();
     let (answer, source) = match input {
         BillInput::Downloaded(answer) => (answer, BillSource::Download),
         BillInput::File { name, bytes } => {
@@ -151,20 +147,32 @@ pub(crate) fn parse(
         &file.bytes,
     )
     .as_ref()));
-    let (bill, warnings) = match (provider, file.encoding) {
-        (Provider::Wechatpay, BillEncoding::Text | BillEncoding::Gzip) => {
+    let (bill, warnings) = match (&expected.account, file.encoding) {
+        (
+            BillAccount::Wechat {
+                appid,
+                mch_id,
+                sub_mch_id,
+            },
+            BillEncoding::Text | BillEncoding::Gzip,
+        ) => {
             let gzip = file.encoding == BillEncoding::Gzip;
             let parsed = wechat::parse(&wechat::decode(&file.bytes, gzip)?)?;
-            check_wechat(&parsed, expected)?;
+            let ids = [
+                ("商户号", Some(mch_id.as_str())),
+                ("公众账号ID", Some(appid.as_str())),
+                ("特约商户号", sub_mch_id.as_deref()),
+            ];
+            check_wechat(&parsed, ids, expected)?;
             (wechat_bill(&parsed)?, parsed.warnings)
         }
-        (Provider::Alipay, BillEncoding::Zip) => {
+        (BillAccount::Alipay { pid }, BillEncoding::Zip) => {
             let parsed = alipay::parse_file(&file.bytes)?;
-            check_alipay(&parsed, expected)?;
+            check_alipay(&parsed, pid.as_deref(), expected)?;
             (alipay_bill(&parsed)?, parsed.warnings)
         }
-        (Provider::Wechatpay, BillEncoding::Zip)
-        | (Provider::Alipay, BillEncoding::Text | BillEncoding::Gzip) => {
+        (BillAccount::Wechat { .. }, BillEncoding::Zip)
+        | (BillAccount::Alipay { .. }, BillEncoding::Text | BillEncoding::Gzip) => {
             return Err(ReconciliationError::WrongBillEncoding { provider });
         }
     };
@@ -176,33 +184,25 @@ pub(crate) fn parse(
     })
 }
 
-/// Every row is the account's and the day's.
-fn check_wechat(parsed: &wechat::Bill, expected: &Expected) -> Result<(), ReconciliationError> {
-    let BillAccount::Wechat {
-        appid,
-        mch_id,
-        sub_mch_id,
-    } = &expected.account
-    else {
-        return Err(ReconciliationError::WrongBillEncoding {
-            provider: Provider::Wechatpay,
-        });
-    };
+/// Every row names the account (`ids`: 商户号, 公众账号ID, 特约商户号 as
+/// configured, `None` for no sub-merchant) and falls within the day.
+fn check_wechat(
+    parsed: &wechat::Bill,
+    ids: [(&'static str, Option<&str>); 3],
+    expected: &Expected,
+) -> Result<(), ReconciliationError> {
+    let none = "(none)";
     for row in &parsed.rows {
-        if row.mch_id != *mch_id {
-            return Err(wrong_account(row.line, "商户号", &row.mch_id, mch_id));
-        }
-        if row.appid != *appid {
-            return Err(wrong_account(row.line, "公众账号ID", &row.appid, appid));
-        }
-        if row.sub_mch_id != *sub_mch_id {
-            let none = "(none)";
-            return Err(wrong_account(
-                row.line,
-                "特约商户号",
-                row.sub_mch_id.as_deref().unwrap_or(none),
-                sub_mch_id.as_deref().unwrap_or(none),
-            ));
+        let on_row = [
+            Some(row.mch_id.as_str()),
+            Some(row.appid.as_str()),
+            row.sub_mch_id.as_deref(),
+        ];
+        for ((field, wanted), found) in ids.iter().zip(on_row) {
+            if found != *wanted {
+                let show = |v: Option<&str>| v.unwrap_or(none).to_owned();
+                return Err(wrong_account(row.line, field, &show(found), &show(*wanted)));
+            }
         }
         expected.check_time(row.line, row.time)?;
     }
@@ -211,22 +211,19 @@ fn check_wechat(parsed: &wechat::Bill, expected: &Expected) -> Result<(), Reconc
 
 /// The `#账号` line is the account's, the period is the day, and every row
 /// was completed within it.
-fn check_alipay(parsed: &alipay::Bill, expected: &Expected) -> Result<(), ReconciliationError> {
-    let BillAccount::Alipay { pid } = &expected.account else {
-        return Err(ReconciliationError::WrongBillEncoding {
-            provider: Provider::Alipay,
-        });
-    };
-    let pid = pid
-        .as_deref()
-        .ok_or(ReconciliationError::AccountNotConfigured)?;
+fn check_alipay(
+    parsed: &alipay::Bill,
+    pid: Option<&str>,
+    expected: &Expected,
+) -> Result<(), ReconciliationError> {
+    let pid = pid.ok_or(ReconciliationError::AccountNotConfigured)?;
     // The PID followed by the currency code 0156 (protocols.md 5.2).
     let wanted = format!("{pid}0156");
     let account = parsed.account.as_deref().unwrap_or("(no #账号 line)");
     if account != wanted && account != pid {
         return Err(wrong_account(0, "#账号", account, &wanted));
     }
-    let day_start = expected.day.and_time(chrono::NaiveTime::MIN);
+    let day_start = expected.day_start();
     let wanted = (day_start, day_start + Duration::days(1));
     match parsed.period {
         Some(period) if period == wanted => {}

@@ -34,7 +34,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use paycode_domain::{
     CarriedItem, CarriedPart, DiscrepancyFound, DiscrepancyResolved, DiscrepancySuperseded,
     MerchantId, Provider, ReconciliationCompleted, ReconciliationEvent, ReconciliationStarted,
-    ResolutionOutcome, ResolutionRejected, RunFigures, RunLog,
+    ResolutionOutcome, ResolutionRejected, RunFigures, RunLog, beijing,
     reconciliation::{decide_resolution, discrepancy_fingerprint},
     reconciliation_stream,
 };
@@ -230,7 +230,7 @@ impl Reconciler {
                 provider: scope.provider,
             });
         }
-        if bills::beijing_midnight(scope.day) + chrono::Duration::days(1) > self.clock.now() {
+        if beijing::day(self.clock.now()) <= scope.day {
             return Err(ReconciliationError::DayNotOver { day: scope.day });
         }
         let margin = chrono::Duration::from_std(self.config.carry_margin)
@@ -242,9 +242,8 @@ impl Reconciler {
         };
         // The bill is parsed on a blocking thread while the ledger is folded
         // from the store: for a large day the two take about as long.
-        let provider = scope.provider;
         let bill = request.bill;
-        let parsing = tokio::task::spawn_blocking(move || bills::parse(provider, bill, &expected));
+        let parsing = tokio::task::spawn_blocking(move || bills::parse(bill, &expected));
         let orders = project_orders(self.store.as_ref()).await;
         let parsed = match parsing.await {
             Ok(parsed) => parsed?,
