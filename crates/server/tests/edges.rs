@@ -12,15 +12,32 @@ use paycode_sim::faults::{AfterHold, CallKind, Fault, FaultConfig, Target};
 use serde_json::Value;
 use support::{World, alipay_code, call_faults, wechat_code};
 
-/// Provider calls give up after this long, so a held call times out fast.
-const CLIENT_TIMEOUT_MS: u64 = 800;
+/// Provider calls give up after this long, so a held call times out within
+/// the test; long enough that the test's poll lands while the call is still
+/// out, even on a slow, loaded CI machine.
+const HELD_CALL_TIMEOUT_MS: u64 = 4000;
 
-async fn world_with_short_timeouts() -> World {
+async fn world_with_timeouts(ms: u64) -> World {
     World::start_with(|config| {
-        config.provider_http.total_timeout_ms = CLIENT_TIMEOUT_MS;
-        config.provider_http.connect_timeout_ms = CLIENT_TIMEOUT_MS;
+        config.provider_http.total_timeout_ms = ms;
+        config.provider_http.connect_timeout_ms = ms;
     })
     .await
+}
+
+/// Waits until the simulator holds more than `before` trades: the pay call
+/// has reached the provider (so paycode has recorded the request). The
+/// simulator knows the trade by paycode's provider order number, not by the
+/// merchant's, so the count is what the test can watch.
+async fn until_the_simulator_holds_more_than(world: &World, before: usize, what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while world.sim.sim().trades().len() <= before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: the pay call never reached the simulator"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 fn state(body: &Value) -> &str {
@@ -35,13 +52,14 @@ fn state(body: &Value) -> &str {
 /// 201 SUCCESS, never a refusal that would make the cashier charge again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_charge_settled_by_the_poll_while_the_pay_call_hangs_is_answered_success() {
-    let world = world_with_short_timeouts().await;
+    let world = world_with_timeouts(HELD_CALL_TIMEOUT_MS).await;
     for (no, code) in [
         ("wx-held", wechat_code(0, 0, 701)),
         ("ali-held", alipay_code(0, 0, 702)),
     ] {
+        let trades_before = world.sim.sim().trades().len();
         world.aim(Fault::Timeout {
-            ms: CLIENT_TIMEOUT_MS * 3,
+            ms: HELD_CALL_TIMEOUT_MS * 3,
             then: AfterHold::Drop,
             effect_applied: true,
         });
@@ -67,8 +85,10 @@ async fn a_charge_settled_by_the_poll_while_the_pay_call_hangs_is_answered_succe
             })
         };
         // The pay call reached the simulator (the customer is charged) and
-        // is held there; the poll finds the trade paid.
-        tokio::time::sleep(Duration::from_millis(CLIENT_TIMEOUT_MS / 4)).await;
+        // is held there; the poll finds the trade paid. Waiting on the
+        // simulator, not on a fixed sleep: CI once took longer than 200 ms
+        // to get the request there, and the order did not exist yet.
+        until_the_simulator_holds_more_than(&world, trades_before, no).await;
         world.pass(5).await;
         let (_, polled) = world.get(&format!("/v1/payments/{no}")).await;
         assert_eq!(state(&polled), "SUCCESS", "{no}: the poll settled it first");
