@@ -28,7 +28,7 @@ mod views;
 
 pub use error::ProjectionError;
 pub use query::{MAX_PAGE, OrderFilter, OrderKey, PageAfter};
-pub use runner::{Progress, ReadModels, RebuildReport};
+pub use runner::{Progress, READ_CONCURRENCY, ReadModels, RebuildReport};
 pub use views::{
     AttentionView, DailyTotalView, OrderPage, OrderView, ProjectionStatus, RefundView,
 };

@@ -39,8 +39,11 @@ const LIVE_PAGE: usize = 1_024;
 const CATCH_UP_PAGE: usize = 16_384;
 /// Events per rebuild transaction: bigger, as nothing waits on a rebuild's commit.
 const REBUILD_PAGE: usize = 32_768;
-/// Connections kept open for queries; more concurrent queries open their own.
-const MAX_POOLED_READERS: usize = 8;
+/// Queries running at once, each on its own connection and blocking thread;
+/// the others wait their turn. Two: on two cores, back-office queries can
+/// then take at most one core's worth from the payment process, however
+/// many clients send them.
+pub const READ_CONCURRENCY: usize = 2;
 /// How long the runner waits before retrying after a failure (store down,
 /// database locked): long enough not to spin, short enough to recover fast.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -172,6 +175,8 @@ struct Inner {
     /// A std mutex: it is only locked inside `spawn_blocking`.
     writer: Mutex<Writer>,
     readers: Mutex<Vec<Connection>>,
+    /// At most [`READ_CONCURRENCY`] queries at once.
+    read_permits: Arc<tokio::sync::Semaphore>,
     /// The lowest checkpoint of the serving generations, as this process last saw it.
     reached: watch::Sender<u64>,
     rebuilding: Mutex<BTreeSet<Projection>>,
@@ -273,6 +278,7 @@ impl ReadModels {
                     caches: Caches::default(),
                 }),
                 readers: Mutex::new(Vec::new()),
+                read_permits: Arc::new(tokio::sync::Semaphore::new(READ_CONCURRENCY)),
                 reached: watch::Sender::new(reached),
                 rebuilding: Mutex::new(BTreeSet::new()),
                 rebuild_page: AtomicUsize::new(REBUILD_PAGE),
@@ -525,7 +531,14 @@ impl ReadModels {
         f: impl FnOnce(&Transaction<'_>) -> Result<T, ProjectionError> + Send + 'static,
     ) -> Result<T, ProjectionError> {
         let inner = Arc::clone(&self.inner);
+        // Never closed, so `acquire` cannot fail; were it closed, the
+        // queries would be unavailable, as the caller is told.
+        let permit = Arc::clone(&inner.read_permits)
+            .acquire_owned()
+            .await
+            .map_err(|e| ProjectionError::Store(paycode_store::StoreError::unavailable(e)))?;
         blocking(move || {
+            let _permit = permit;
             let pooled = lock(&inner.readers).pop();
             let mut conn = match pooled {
                 Some(conn) => conn,
@@ -538,7 +551,7 @@ impl ReadModels {
                 result
             };
             let mut pool = lock(&inner.readers);
-            if pool.len() < MAX_POOLED_READERS {
+            if pool.len() < READ_CONCURRENCY {
                 pool.push(conn);
             }
             result

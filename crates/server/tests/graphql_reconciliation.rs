@@ -49,11 +49,12 @@ async fn office(world: &World) -> Office {
             name: Some((*token).to_owned()),
         })
         .collect();
-    let office = BackOffice {
+    let office = BackOffice::new(
         models,
-        process: world.service.process.clone(),
-        operators: Arc::new(Operators::from_config(&operators).expect("tokens")),
-    };
+        world.service.process.clone(),
+        Arc::new(Operators::from_config(&operators).expect("tokens")),
+    )
+    .expect("the back office opens");
     Office {
         _dir: dir,
         router: paycode_server::graphql::routes(office),

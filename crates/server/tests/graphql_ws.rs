@@ -45,11 +45,12 @@ async fn serve() -> Served {
             name: None,
         })
         .collect();
-    let office = BackOffice {
+    let office = BackOffice::new(
         models,
-        process: service.process.clone(),
-        operators: Arc::new(Operators::from_config(&operators).expect("tokens")),
-    };
+        service.process.clone(),
+        Arc::new(Operators::from_config(&operators).expect("tokens")),
+    )
+    .expect("the back office opens");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binds");
@@ -171,7 +172,10 @@ async fn a_query_that_does_not_validate_gets_a_code_over_the_socket() {
     let errors = answer["payload"]["errors"].as_array().expect("errors");
     assert!(!errors.is_empty(), "{answer}");
     for error in errors {
-        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{answer}");
+        assert_eq!(
+            error["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+            "{answer}"
+        );
     }
 }
 
@@ -179,11 +183,85 @@ async fn a_query_that_does_not_validate_gets_a_code_over_the_socket() {
 async fn a_socket_with_a_bad_token_is_refused() {
     let s = serve().await;
     let mut socket = connect(&s.url, "not-a-token").await;
-    let answer = receive(&mut socket).await;
-    assert!(
-        answer
-            .as_ref()
-            .is_none_or(|m| m["type"] != "connection_ack"),
-        "a bad token was acknowledged: {answer:?}"
+    assert_eq!(
+        close_code(&mut socket).await,
+        Some(4403),
+        "a refused token closes with 4403 Forbidden"
+    );
+}
+
+/// The code of the close frame the server sends next, skipping text;
+/// `None` when the socket ends without one.
+async fn close_code(socket: &mut Socket) -> Option<u16> {
+    while let Some(message) = socket.next().await {
+        match message.ok()? {
+            Message::Close(frame) => return frame.map(|f| u16::from(f.code)),
+            Message::Text(_)
+            | Message::Binary(_)
+            | Message::Ping(_)
+            | Message::Pong(_)
+            | Message::Frame(_) => {}
+        }
+    }
+    None
+}
+
+/// graphql-transport-ws's close codes: 4401 for a subscribe before the
+/// acknowledgement, 4400 for a message that is not the protocol's, and a
+/// subscription with two root fields is refused as invalid.
+#[tokio::test]
+async fn protocol_violations_close_with_the_protocols_codes() {
+    let s = serve().await;
+    let mut request = s.url.as_str().into_client_request().expect("a request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("a header"),
+    );
+    let (mut early, _) = tokio_tungstenite::connect_async(request.clone())
+        .await
+        .expect("connects");
+    send(
+        &mut early,
+        json!({ "id": "1", "type": "subscribe", "payload": {
+            "query": "subscription { orderUpdates { outTradeNo } }"
+        } }),
+    )
+    .await;
+    assert_eq!(
+        close_code(&mut early).await,
+        Some(4401),
+        "subscribe before ack"
+    );
+
+    let (mut garbled, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connects");
+    garbled
+        .send(Message::text("{\"type\": \"no_such_message\"}"))
+        .await
+        .expect("sent");
+    assert_eq!(
+        close_code(&mut garbled).await,
+        Some(4400),
+        "an unknown message"
+    );
+
+    let mut socket = connect(&s.url, "token-shop-a").await;
+    assert_eq!(
+        receive(&mut socket).await.map(|m| m["type"].clone()),
+        Some(json!("connection_ack"))
+    );
+    send(
+        &mut socket,
+        json!({ "id": "2", "type": "subscribe", "payload": {
+            "query": "subscription { a: orderUpdates { outTradeNo } b: orderUpdates { status } }"
+        } }),
+    )
+    .await;
+    let answer = receive(&mut socket).await.expect("an answer");
+    assert_eq!(answer["id"], "2", "{answer}");
+    assert_eq!(
+        answer["payload"]["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{answer}"
     );
 }

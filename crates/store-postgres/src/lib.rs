@@ -70,6 +70,8 @@ pub enum ConnectError {
 
 /// The PostgreSQL event store, on one schema of one database.
 pub struct PostgresStore {
+    /// The connection settings, for a separate reader's pool.
+    config: tokio_postgres::Config,
     schema: SchemaName,
     sql: Arc<Sql>,
     pool: deadpool_postgres::Pool,
@@ -102,7 +104,7 @@ impl PostgresStore {
         schema::migrate(&mut client, &schema).await?;
         drop(client);
         let sql = Arc::new(Sql::new(&schema));
-        let pool = reader::pool(role(&config, "reader", &schema))?;
+        let pool = reader::pool(role(&config, "reader", &schema), READ_POOL)?;
         let initial = reader::head(&pool, &sql).await?;
         let (head_tx, head) = watch::channel(initial);
         let head_tx = Arc::new(head_tx);
@@ -120,6 +122,7 @@ impl PostgresStore {
             tokio::spawn(head::poll(pool.clone(), sql.clone(), head_tx)),
         ];
         Ok(PostgresStore {
+            config,
             schema,
             sql,
             pool,
@@ -228,6 +231,18 @@ impl EventStore for PostgresStore {
 
     fn watch_head(&self) -> watch::Receiver<u64> {
         self.head.clone()
+    }
+
+    fn separate_reader(
+        &self,
+        connections: usize,
+    ) -> Result<Option<Arc<dyn EventStore>>, StoreError> {
+        let config = role(&self.config, "separate-reader", &self.schema);
+        Ok(Some(Arc::new(reader::SeparateReader {
+            pool: reader::pool(config, connections)?,
+            sql: self.sql.clone(),
+            head: self.head.clone(),
+        })))
     }
 }
 

@@ -11,13 +11,14 @@ use paycode_store::{RecordedEvent, StoreError, StreamName};
 
 use crate::schema::{Sql, pg_error};
 use crate::writer::corrupt;
-use crate::{READ_POOL, from_sql_int, to_sql_int};
+use crate::{from_sql_int, to_sql_int};
 
 /// How long a read waits for a pooled connection, or for a new one to open,
 /// before it fails as `Unavailable` instead of hanging on a dead server.
 const POOL_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub(crate) fn pool(config: tokio_postgres::Config) -> Result<Pool, StoreError> {
+/// A pool of at most `size` connections, opened as reads need them.
+pub(crate) fn pool(config: tokio_postgres::Config, size: usize) -> Result<Pool, StoreError> {
     let manager = Manager::from_config(
         config,
         NoTls,
@@ -28,7 +29,7 @@ pub(crate) fn pool(config: tokio_postgres::Config) -> Result<Pool, StoreError> {
     // Building fails only without a runtime or with a zero size, both fixed
     // here; a failure is still reported, never unwrapped.
     Pool::builder(manager)
-        .max_size(READ_POOL)
+        .max_size(size.max(1))
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(POOL_TIMEOUT))
         .create_timeout(Some(POOL_TIMEOUT))
@@ -109,4 +110,53 @@ fn decode(row: &Row) -> Result<RecordedEvent, StoreError> {
         metadata: row.try_get(7).map_err(corrupt)?,
         recorded_at: row.try_get(8).map_err(corrupt)?,
     })
+}
+
+/// A read-only handle on a schema with a pool of its own (see
+/// `EventStore::separate_reader`): its reads never wait for the store's
+/// connections, nor the store's for its.
+#[derive(Debug)]
+pub(crate) struct SeparateReader {
+    pub pool: Pool,
+    pub sql: std::sync::Arc<Sql>,
+    pub head: tokio::sync::watch::Receiver<u64>,
+}
+
+#[async_trait::async_trait]
+impl paycode_store::EventStore for SeparateReader {
+    async fn append(
+        &self,
+        _: &StreamName,
+        _: paycode_store::ExpectedVersion,
+        _: Vec<paycode_store::NewEvent>,
+    ) -> Result<paycode_store::Appended, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamName,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        read_stream(&self.pool, &self.sql, stream, from_version, limit).await
+    }
+
+    async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        read_all(&self.pool, &self.sql, after, limit).await
+    }
+
+    async fn head(&self) -> Result<u64, StoreError> {
+        head(&self.pool, &self.sql).await
+    }
+
+    fn watch_head(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.head.clone()
+    }
 }

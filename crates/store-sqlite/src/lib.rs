@@ -7,7 +7,8 @@
 //! version, idempotency) against what the same transaction already holds, so
 //! a conflict refuses only its own request. Callers are answered only after
 //! COMMIT returned, so nothing acknowledged is lost. Reads run on a small pool
-//! of read-only connections on blocking threads and never wait for the writer.
+//! of read-only connections on blocking threads and never wait for the writer;
+//! a separate reader (the back office's) has a pool of its own.
 //!
 //! One `SqliteStore` per file per process: the writer holds SQLite's write
 //! lock only inside a transaction and checks versions inside it, so a second
@@ -34,6 +35,7 @@ use paycode_store::{
 pub use schema::{SCHEMA_VERSION, WRITER_PRAGMAS};
 pub use writer::{GATHER_WINDOW, MAX_GROUP_BYTES, MAX_GROUP_EVENTS, WRITE_QUEUE, WriterStats};
 
+pub use reader::READ_CONNECTIONS;
 use reader::ReadPool;
 use writer::AppendRequest;
 
@@ -43,8 +45,7 @@ pub struct SqliteStore {
     path: PathBuf,
     requests: Option<mpsc::Sender<AppendRequest>>,
     writer: Option<JoinHandle<()>>,
-    readers: Arc<ReadPool>,
-    head: watch::Receiver<u64>,
+    reads: SqliteReader,
     stats: Arc<writer::Counters>,
 }
 
@@ -52,9 +53,18 @@ impl fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqliteStore")
             .field("path", &self.path)
-            .field("head", &*self.head.borrow())
+            .field("head", &*self.reads.head.borrow())
             .finish()
     }
+}
+
+/// Reads of one file: a pool of read-only connections and the head as its
+/// store's writer last committed it. The store reads through its own; a
+/// [`EventStore::separate_reader`] is another with a pool of its own.
+#[derive(Debug)]
+struct SqliteReader {
+    readers: Arc<ReadPool>,
+    head: watch::Receiver<u64>,
 }
 
 impl SqliteStore {
@@ -71,11 +81,13 @@ impl SqliteStore {
         let writer =
             writer::spawn(conn, queue, head_tx, stats.clone()).map_err(StoreError::unavailable)?;
         Ok(SqliteStore {
-            readers: Arc::new(ReadPool::new(path.clone())),
+            reads: SqliteReader {
+                readers: Arc::new(ReadPool::new(path.clone(), READ_CONNECTIONS)),
+                head,
+            },
             path,
             requests: Some(requests),
             writer: Some(writer),
-            head,
             stats,
         })
     }
@@ -129,6 +141,49 @@ impl EventStore for SqliteStore {
         answer
             .await
             .map_err(|_| StoreError::unavailable("the writer thread stopped before answering"))?
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamName,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.reads.read_stream(stream, from_version, limit).await
+    }
+
+    async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.reads.read_all(after, limit).await
+    }
+
+    async fn head(&self) -> Result<u64, StoreError> {
+        self.reads.head().await
+    }
+
+    fn watch_head(&self) -> watch::Receiver<u64> {
+        self.reads.watch_head()
+    }
+
+    fn separate_reader(
+        &self,
+        connections: usize,
+    ) -> Result<Option<Arc<dyn EventStore>>, StoreError> {
+        Ok(Some(Arc::new(SqliteReader {
+            readers: Arc::new(ReadPool::new(self.path.clone(), connections.max(1))),
+            head: self.reads.head.clone(),
+        })))
+    }
+}
+
+#[async_trait::async_trait]
+impl EventStore for SqliteReader {
+    async fn append(
+        &self,
+        _: &StreamName,
+        _: ExpectedVersion,
+        _: Vec<NewEvent>,
+    ) -> Result<Appended, StoreError> {
+        Err(StoreError::ReadOnly)
     }
 
     async fn read_stream(

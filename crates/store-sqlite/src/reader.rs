@@ -35,16 +35,18 @@ pub(crate) struct ReadPool {
 }
 
 impl ReadPool {
-    pub fn new(path: PathBuf) -> ReadPool {
+    /// A pool of at most `connections` connections: as many reads run at
+    /// once, each on a blocking thread; the others wait their turn here.
+    pub fn new(path: PathBuf, connections: usize) -> ReadPool {
         ReadPool {
             path,
             idle: Mutex::new(Vec::new()),
-            permits: Arc::new(Semaphore::new(READ_CONNECTIONS)),
+            permits: Arc::new(Semaphore::new(connections)),
         }
     }
 
     /// Runs `read` on a pooled connection on a blocking thread; connections
-    /// are opened lazily, at most [`READ_CONNECTIONS`].
+    /// are opened lazily, at most as many as the pool was made for.
     pub async fn run<T, F>(self: &Arc<Self>, read: F) -> Result<T, StoreError>
     where
         T: Send + 'static,

@@ -54,6 +54,13 @@ impl EventStore for TempStore {
     fn watch_head(&self) -> watch::Receiver<u64> {
         self.store.watch_head()
     }
+
+    fn separate_reader(
+        &self,
+        connections: usize,
+    ) -> Result<Option<Arc<dyn EventStore>>, StoreError> {
+        self.store.separate_reader(connections)
+    }
 }
 
 paycode_store::conformance_tests!(fresh_store());

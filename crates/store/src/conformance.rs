@@ -43,6 +43,7 @@ macro_rules! conformance_tests {
             an_empty_append_is_refused,
             read_stream_pages_by_version_and_limit,
             read_all_pages_by_position,
+            a_separate_reader_reads_the_same_log_and_never_appends,
         );
     };
     ($factory:expr) => {
@@ -689,4 +690,59 @@ pub async fn read_all_pages_by_position(store: Arc<dyn EventStore>) {
         "limit 0 reads nothing"
     );
     assert_eq!(store.read_all(0, usize::MAX).await.unwrap(), everything);
+}
+
+/// A separate reader (when the backend has one) sees what this handle
+/// appended, before and after it was opened, wakes with its head, and
+/// refuses to append.
+pub async fn a_separate_reader_reads_the_same_log_and_never_appends(store: Arc<dyn EventStore>) {
+    let s = stream("reader-a");
+    append_ok(
+        &*store,
+        &s,
+        ExpectedVersion::NoStream,
+        vec![event("before")],
+    )
+    .await;
+    let Some(reader) = store.separate_reader(1).expect("a reader opens") else {
+        return;
+    };
+    let mut woken = reader.watch_head();
+    let last = append_ok(&*store, &s, ExpectedVersion::Exact(1), vec![event("after")]).await;
+    let read: Vec<u64> = reader
+        .read_stream(&s, 1, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.version)
+        .collect();
+    assert_eq!(
+        read,
+        [1, 2],
+        "the reader sees events appended before and after it opened"
+    );
+    assert_eq!(
+        reader.read_all(0, 10).await.unwrap(),
+        store.read_all(0, 10).await.unwrap()
+    );
+    assert_eq!(reader.head().await.unwrap(), last.position);
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        woken.wait_for(|head| *head >= last.position),
+    )
+    .await
+    .expect("the reader's head wakes within 10 s")
+    .expect("the head channel is open");
+    let refused = reader
+        .append(&s, ExpectedVersion::Any, vec![event("refused")])
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::ReadOnly)),
+        "a reader refuses to append: {refused:?}"
+    );
+    assert_eq!(
+        store.read_stream(&s, 1, 10).await.unwrap().len(),
+        2,
+        "nothing was appended"
+    );
 }

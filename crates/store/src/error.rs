@@ -8,7 +8,7 @@ use crate::ExpectedVersion;
 /// stable: it is never renamed or reused.
 ///
 /// Reactions: `Conflict` reload and decide again (bounded); `IdempotencyMismatch`,
-/// `InvalidStreamName`, `TooLarge`, `EmptyAppend` are caller bugs or bad input,
+/// `InvalidStreamName`, `TooLarge`, `EmptyAppend`, `ReadOnly` are caller bugs or bad input,
 /// never retried; `Unavailable` retry later, the outcome of an append is then
 /// unknown, so retry it with the same event ids; `Corrupt` stop and page a person.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +34,10 @@ pub enum StoreError {
     Unavailable(#[source] Box<dyn Error + Send + Sync>),
     #[error("the event store holds data it cannot read: {0}")]
     Corrupt(String),
+    /// An append through a read-only handle ([`crate::EventStore::separate_reader`]):
+    /// a caller bug, never retried.
+    #[error("this handle on the event store only reads")]
+    ReadOnly,
 }
 
 impl StoreError {
@@ -47,6 +51,7 @@ impl StoreError {
             StoreError::IdempotencyMismatch { .. } => "store_idempotency_mismatch",
             StoreError::Unavailable(_) => "store_unavailable",
             StoreError::Corrupt(_) => "store_corrupt",
+            StoreError::ReadOnly => "store_read_only",
         }
     }
 

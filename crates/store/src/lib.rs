@@ -59,4 +59,20 @@ pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
     /// The value only grows. It moves after the commit is visible to readers and,
     /// for appends through this handle, before `append` returns.
     fn watch_head(&self) -> watch::Receiver<u64>;
+
+    /// A read-only handle on the same log with connections of its own (at
+    /// most `connections` reads at once), for a reader of lower priority
+    /// (the back office) whose reads must never queue ahead of this
+    /// handle's: the payment process's. Its `append` answers
+    /// [`StoreError::ReadOnly`]; its `watch_head` follows this handle's.
+    /// `None` (the default): the backend has no pool to set apart (the
+    /// KurrentDB client multiplexes one gRPC channel), so the caller reads
+    /// through this handle.
+    fn separate_reader(
+        &self,
+        connections: usize,
+    ) -> Result<Option<std::sync::Arc<dyn EventStore>>, StoreError> {
+        let _ = connections;
+        Ok(None)
+    }
 }

@@ -6,6 +6,70 @@ use async_graphql::ErrorExtensions as _;
 use paycode_app::{AppError, ProcessError};
 use paycode_projections::ProjectionError;
 
+/// Every `extensions.code` the back office answers with, and what it means;
+/// the README's table is this list (a test compares them). A rejection by
+/// the domain carries the domain's own code (`ORDER_NOT_PAID`, ...).
+pub const CODES: &[(&str, &str)] = &[
+    (
+        "UNAUTHENTICATED",
+        "no bearer token, or one no operator holds",
+    ),
+    (
+        "FORBIDDEN",
+        "the token's role or merchant scope does not allow it",
+    ),
+    ("NOT_FOUND", "no such thing inside the token's scope"),
+    (
+        "BAD_REQUEST",
+        "the body is not a GraphQL request (JSON with `query`)",
+    ),
+    ("PAYLOAD_TOO_LARGE", "the body is over 64 KiB"),
+    (
+        "METHOD_NOT_ALLOWED",
+        "`/graphql` takes POST (GET serves GraphiQL)",
+    ),
+    (
+        "GRAPHQL_PARSE_FAILED",
+        "the query text is not GraphQL (a syntax error)",
+    ),
+    (
+        "GRAPHQL_VALIDATION_FAILED",
+        "the query does not fit the schema: an unknown field, a mistyped argument, a subscription with more than one root field",
+    ),
+    (
+        "QUERY_TOO_COMPLEX",
+        "the query could answer more than the complexity limit (page sizes count)",
+    ),
+    (
+        "QUERY_TOO_DEEP",
+        "the query nests deeper than the depth limit",
+    ),
+    (
+        "PAGE_SIZE_OUT_OF_RANGE",
+        "`first` is below 1 or above the page limit",
+    ),
+    (
+        "BAD_CURSOR",
+        "a cursor this API did not issue for this query and token",
+    ),
+    (
+        "BAD_USER_INPUT",
+        "an argument's value is refused (an amount, a day, a note)",
+    ),
+    (
+        "CONCURRENT_UPDATE",
+        "another request changed the order at the same time: retry",
+    ),
+    (
+        "PROVIDER_NOT_CONFIGURED",
+        "the merchant has no account with that provider",
+    ),
+    (
+        "INTERNAL",
+        "paycode failed; the cause is in its log, not in the answer",
+    ),
+];
+
 /// What a resolver can fail with, shaped by what the client does next.
 #[derive(Debug, thiserror::Error)]
 pub enum BackOfficeError {
@@ -17,6 +81,16 @@ pub enum BackOfficeError {
     NotFound,
     #[error("{0}")]
     BadInput(String),
+    /// A cursor this API did not issue, or issued for another query or scope.
+    #[error("{0}")]
+    BadCursor(&'static str),
+    /// A refusal of the request as a whole, before GraphQL ran: its code
+    /// (`BAD_REQUEST`, `PAYLOAD_TOO_LARGE`, `METHOD_NOT_ALLOWED`).
+    #[error("{message}")]
+    Coded { code: &'static str, message: String },
+    /// `first` outside 1 to the page limit.
+    #[error("first must be 1 to {max}")]
+    PageSize { max: usize },
     /// The domain refused the command: its own stable code.
     #[error("{message}")]
     Rejected { code: &'static str, message: String },
@@ -31,7 +105,9 @@ impl BackOfficeError {
             BackOfficeError::Forbidden(_) => "FORBIDDEN",
             BackOfficeError::NotFound => "NOT_FOUND",
             BackOfficeError::BadInput(_) => "BAD_USER_INPUT",
-            BackOfficeError::Rejected { code, .. } => code,
+            BackOfficeError::BadCursor(_) => "BAD_CURSOR",
+            BackOfficeError::PageSize { .. } => "PAGE_SIZE_OUT_OF_RANGE",
+            BackOfficeError::Rejected { code, .. } | BackOfficeError::Coded { code, .. } => code,
             BackOfficeError::Internal => "INTERNAL",
         }
     }

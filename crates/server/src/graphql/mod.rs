@@ -5,36 +5,40 @@
 //! Requests authenticate with `Authorization: Bearer <token>` (a WebSocket
 //! sends `{"authorization": "Bearer <token>"}` as its `connection_init`
 //! payload). Bodies are capped at [`MAX_BODY_BYTES`]; queries at
-//! [`MAX_DEPTH`] and [`MAX_COMPLEXITY`]. Errors carry a stable
-//! `extensions.code` (see `error.rs`). The SDL is checked in under
+//! [`MAX_DEPTH`] and [`MAX_COMPLEXITY`], where a list counts every item its
+//! page can hold. Errors carry a stable `extensions.code` (see `error.rs`),
+//! in a JSON body whatever went wrong. The SDL is checked in under
 //! `schemas/graphql/schema.graphql`.
+//!
+//! A viewer must not be able to slow the tills: the back office reads the
+//! log through its own connections ([`BACK_OFFICE_LOG_CONNECTIONS`], see
+//! `EventStore::separate_reader`) and the read models at most
+//! `paycode_projections::READ_CONCURRENCY` queries at a time, so its reads
+//! queue behind each other, never ahead of a payment's.
 
 pub mod auth;
+mod codes;
 pub mod error;
 pub mod ops;
 mod reconciliation;
 mod schema;
 pub mod types;
 mod updates;
+mod websocket;
 
 use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe,
-};
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
-use async_graphql::{Data, Response as GqlResponse, Schema};
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use async_graphql::Schema;
+use async_graphql::http::GraphiQLSource;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State, WebSocketUpgrade};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use futures_util::StreamExt as _;
-use futures_util::stream::BoxStream;
 use paycode_app::PaymentProcess;
 use paycode_projections::ReadModels;
+use paycode_store::{EventStore, StoreError};
 
 use self::auth::Operators;
 use self::error::BackOfficeError;
@@ -45,18 +49,55 @@ pub use self::schema::{Mutation, Query, Subscription};
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Deep enough for order { refunds { ... } } and order { history { ... } }.
 pub const MAX_DEPTH: usize = 8;
-/// Bounds the fields one request resolves (each field counts 1).
-pub const MAX_COMPLEXITY: usize = 2_000;
+/// Bounds the field values one answer can hold: a field counts 1, a list
+/// counts its fields once per item of its largest page (`orders(first: 100)`
+/// with 20 fields counts 2,001; each order's `history` counts its `first`
+/// events). It is also the cap on nodes: every node holds at least one
+/// field. A page of 500 orders with 20 fields passes; the same with each
+/// order's history does not, nor do many aliased pages in one request.
+pub const MAX_COMPLEXITY: usize = 20_000;
+/// Connections (SQLite: and blocking threads) of the back office's own
+/// reads of the log: order histories and subscriptions.
+pub const BACK_OFFICE_LOG_CONNECTIONS: usize = 2;
 
 pub type BackOfficeSchema = Schema<Query, Mutation, Subscription>;
 
 /// What the resolvers need: the read models, the payment process for
-/// writes, and the configured tokens.
+/// writes, the configured tokens, and the back office's own reader of the log.
 #[derive(Clone)]
 pub struct BackOffice {
     pub models: ReadModels,
     pub process: PaymentProcess,
     pub operators: Arc<Operators>,
+    /// Reads of the log on connections of their own (the store's own when
+    /// its backend has no pool to set apart).
+    log: Arc<dyn EventStore>,
+}
+
+impl BackOffice {
+    /// The back office over `models`, with a reader of the log apart from
+    /// the payment process's.
+    pub fn new(
+        models: ReadModels,
+        process: PaymentProcess,
+        operators: Arc<Operators>,
+    ) -> Result<BackOffice, StoreError> {
+        let store = models.store();
+        let log = store
+            .separate_reader(BACK_OFFICE_LOG_CONNECTIONS)?
+            .unwrap_or_else(|| Arc::clone(store));
+        Ok(BackOffice {
+            models,
+            process,
+            operators,
+            log,
+        })
+    }
+
+    /// The back office's reader of the log.
+    pub fn log(&self) -> &Arc<dyn EventStore> {
+        &self.log
+    }
 }
 
 impl std::fmt::Debug for BackOffice {
@@ -72,7 +113,7 @@ fn build(office: Option<BackOffice>) -> BackOfficeSchema {
     let builder = Schema::build(Query, Mutation, Subscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
-        .extension(DefaultErrorCode);
+        .extension(codes::ErrorCodes);
     match office {
         Some(office) => builder.data(office).finish(),
         None => builder.finish(),
@@ -91,9 +132,9 @@ pub fn sdl() -> String {
 }
 
 #[derive(Clone)]
-struct GraphqlState {
-    schema: BackOfficeSchema,
-    operators: Arc<Operators>,
+pub(crate) struct GraphqlState {
+    pub(crate) schema: BackOfficeSchema,
+    pub(crate) operators: Arc<Operators>,
 }
 
 /// The `/graphql` routes.
@@ -104,9 +145,21 @@ pub fn routes(office: BackOffice) -> Router {
     };
     Router::new()
         .route("/graphql", get(graphiql).post(execute))
-        .route("/graphql/ws", get(websocket))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .route("/graphql/ws", get(websocket::serve))
+        .method_not_allowed_fallback(method_not_allowed)
+        // The body is read by `execute`, with its own limit and a JSON answer.
+        .layer(DefaultBodyLimit::disable())
         .with_state(state)
+}
+
+async fn method_not_allowed() -> Response {
+    error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        BackOfficeError::Coded {
+            code: "METHOD_NOT_ALLOWED",
+            message: "/graphql takes POST (GET serves GraphiQL); /graphql/ws a WebSocket".into(),
+        },
+    )
 }
 
 async fn graphiql() -> Html<String> {
@@ -118,7 +171,7 @@ async fn graphiql() -> Html<String> {
     )
 }
 
-fn error_response(status: StatusCode, error: BackOfficeError) -> Response {
+pub(crate) fn error_response(status: StatusCode, error: BackOfficeError) -> Response {
     let response = async_graphql::Response::from_errors(vec![
         error
             .into_graphql()
@@ -134,8 +187,8 @@ fn json(status: StatusCode, response: &async_graphql::Response) -> Response {
     }
 }
 
-/// POST /graphql: authenticate, parse, execute.
-async fn execute(State(state): State<GraphqlState>, headers: HeaderMap, body: Bytes) -> Response {
+/// POST /graphql: authenticate, read a bounded body, parse, execute.
+async fn execute(State(state): State<GraphqlState>, headers: HeaderMap, body: Body) -> Response {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -143,82 +196,29 @@ async fn execute(State(state): State<GraphqlState>, headers: HeaderMap, body: By
         Ok(principal) => principal,
         Err(error) => return error_response(StatusCode::UNAUTHORIZED, error),
     };
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            BackOfficeError::Coded {
+                code: "PAYLOAD_TOO_LARGE",
+                message: format!("the body is over {MAX_BODY_BYTES} bytes"),
+            },
+        );
+    };
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(error) => {
             return error_response(
                 StatusCode::BAD_REQUEST,
-                BackOfficeError::BadInput(format!("not a GraphQL request: {error}")),
+                BackOfficeError::Coded {
+                    code: "BAD_REQUEST",
+                    message: format!("not a GraphQL request: {error}"),
+                },
             );
         }
     };
     let response = state.schema.execute(request.data(principal)).await;
     json(StatusCode::OK, &response)
-}
-
-/// Gives every error a code in `extensions.code`, over HTTP and WebSocket
-/// alike. Errors raised by async-graphql itself (a query that does not
-/// parse or validate, exceeds the depth or complexity limit, or passes a
-/// value of the wrong type) carry none: they are all the client's to fix.
-struct DefaultErrorCode;
-
-impl ExtensionFactory for DefaultErrorCode {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DefaultErrorCode)
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for DefaultErrorCode {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> GqlResponse {
-        with_default_codes(next.run(ctx).await)
-    }
-
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, GqlResponse>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, GqlResponse> {
-        next.run(ctx, stream).map(with_default_codes).boxed()
-    }
-}
-
-fn with_default_codes(mut response: GqlResponse) -> GqlResponse {
-    for error in &mut response.errors {
-        let extensions = error.extensions.get_or_insert_with(Default::default);
-        if extensions.get("code").is_none() {
-            extensions.set("code", "BAD_USER_INPUT");
-        }
-    }
-    response
-}
-
-/// GET /graphql/ws: subscriptions; the token comes in `connection_init`.
-async fn websocket(
-    State(state): State<GraphqlState>,
-    protocol: GraphQLProtocol,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            let operators = Arc::clone(&state.operators);
-            GraphQLWebSocket::new(socket, state.schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let header = payload
-                        .get("authorization")
-                        .or_else(|| payload.get("Authorization"))
-                        .and_then(|v| v.as_str());
-                    let principal = operators
-                        .authenticate(header)
-                        .map_err(BackOfficeError::into_graphql)?;
-                    let mut data = Data::default();
-                    data.insert(principal);
-                    Ok(data)
-                })
-                .serve()
-        })
 }
 
 /// Opens the read models of `config.read_models` on the service's store,
@@ -240,10 +240,6 @@ pub async fn start(
         .await
         .with_context(|| format!("opening the read models {}", read_models.display()))?;
     let runner = tokio::spawn(models.clone().run());
-    let office = BackOffice {
-        models: models.clone(),
-        process: service.process.clone(),
-        operators: Arc::new(operators),
-    };
+    let office = BackOffice::new(models.clone(), service.process.clone(), Arc::new(operators))?;
     Ok((routes(office), runner, models))
 }

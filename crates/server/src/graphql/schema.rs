@@ -32,6 +32,12 @@ use super::types::{
 
 /// The page size when the client names none.
 const DEFAULT_PAGE: i32 = 50;
+/// The page limit as a GraphQL `Int`.
+const MAX_PAGE_I32: i32 = 500;
+const _: () = assert!(MAX_PAGE_I32 as usize == paycode_projections::MAX_PAGE);
+/// How many day reports a `reconciliationReports` answer is counted as
+/// holding: a month of days, one provider.
+const REPORTS_ESTIMATE: usize = 31;
 /// How long a mutation waits for the read models to reach its write before
 /// answering with `projected: false`: the runner applies a write within
 /// milliseconds, so this only matters when it is stuck.
@@ -63,11 +69,22 @@ fn limit(first: Option<i32>) -> GqlResult<usize> {
         .ok()
         .filter(|n| (1..=paycode_projections::MAX_PAGE).contains(n))
         .ok_or_else(|| {
-            bad(format!(
-                "first must be 1 to {}",
-                paycode_projections::MAX_PAGE
-            ))
+            BackOfficeError::PageSize {
+                max: paycode_projections::MAX_PAGE,
+            }
+            .into_graphql()
         })
+}
+
+/// The complexity of a page of `first` items (the default when absent):
+/// every item counts its fields. A size out of range counts as the largest,
+/// and is refused when the field runs.
+pub(super) fn page_cost(first: Option<i32>, child_complexity: usize) -> usize {
+    let items = first.unwrap_or(DEFAULT_PAGE).clamp(
+        1,
+        i32::try_from(paycode_projections::MAX_PAGE).unwrap_or(i32::MAX),
+    );
+    1 + usize::try_from(items).unwrap_or(1) * child_complexity
 }
 
 /// What an opaque cursor holds: where the page continues, bound to the
@@ -89,9 +106,13 @@ fn decode_cursor(text: &str, scope: &str, merchant: &Option<String>) -> GqlResul
         .decode(text)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| bad("the cursor is not one this API issued"))?;
+        .ok_or_else(|| {
+            BackOfficeError::BadCursor("the cursor is not one this API issued").into_graphql()
+        })?;
     if cursor.scope != scope || &cursor.merchant != merchant {
-        return Err(bad("the cursor belongs to another query"));
+        return Err(
+            BackOfficeError::BadCursor("the cursor belongs to another query").into_graphql(),
+        );
     }
     Ok(cursor.after)
 }
@@ -150,6 +171,7 @@ impl Query {
     }
 
     /// Orders matching a filter, newest first, a page at a time.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn orders(
         &self,
         ctx: &Context<'_>,
@@ -198,6 +220,7 @@ impl Query {
     }
 
     /// Refunds, newest first.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn refunds(
         &self,
         ctx: &Context<'_>,
@@ -220,6 +243,7 @@ impl Query {
     }
 
     /// The manual-intervention queue, oldest first.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn manual_interventions(
         &self,
         ctx: &Context<'_>,
@@ -241,6 +265,7 @@ impl Query {
     }
 
     /// Totals per merchant, provider and Beijing day; `from` and `to` inclusive.
+    #[graphql(complexity = "page_cost(Some(MAX_PAGE_I32), child_complexity)")]
     async fn daily_totals(
         &self,
         ctx: &Context<'_>,
@@ -265,6 +290,7 @@ impl Query {
     /// Recorded reconciliation day reports (latest run of each day), by
     /// merchant, provider and day; `from` and `to` (`YYYY-MM-DD`) inclusive.
     /// A merchant-scoped token sees only its merchant's days.
+    #[graphql(complexity = "1 + REPORTS_ESTIMATE * child_complexity")]
     async fn reconciliation_reports(
         &self,
         ctx: &Context<'_>,
@@ -548,14 +574,13 @@ impl Subscription {
         let head = match after {
             Some(Position(after)) => after,
             None => office
-                .models
-                .store()
+                .log()
                 .head()
                 .await
                 .map_err(|e| BackOfficeError::internal(&e).into_graphql())?,
         };
         let follow = super::updates::Updates {
-            subscription: paycode_store::Subscription::new(office.models.store().clone(), head),
+            subscription: paycode_store::Subscription::new(office.log().clone(), head),
             models: office.models.clone(),
             principal: p,
             merchant,

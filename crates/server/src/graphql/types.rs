@@ -14,8 +14,21 @@ use super::BackOffice;
 use super::auth::Principal;
 use super::error::{BackOfficeError, GqlResult, OrGraphql as _};
 
-/// The most events of one order's history returned; orders hold tens.
-const MAX_HISTORY: usize = 1_000;
+/// The most events of one order's history one request may ask for; orders
+/// hold tens.
+const MAX_HISTORY: i32 = 1_000;
+/// The history's page when the client names none: more than any order holds
+/// today (a payment, polls, refunds and their queries).
+const DEFAULT_HISTORY: i32 = 100;
+/// How many refunds `Order.refunds` is counted as holding: WeChat's limit
+/// per order, which paycode applies to both providers.
+const REFUNDS_ESTIMATE: usize = 50;
+
+/// The complexity of a history of `first` events: each counts its fields.
+fn history_cost(first: Option<i32>, child_complexity: usize) -> usize {
+    let events = first.unwrap_or(DEFAULT_HISTORY).clamp(1, MAX_HISTORY);
+    1 + usize::try_from(events).unwrap_or(1) * child_complexity
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 pub enum OrderStatus {
@@ -137,6 +150,7 @@ pub(super) fn principal_seeing<'a>(
 #[ComplexObject]
 impl Order {
     /// This order's refunds, newest first.
+    #[graphql(complexity = "1 + REFUNDS_ESTIMATE * child_complexity")]
     async fn refunds(&self, ctx: &Context<'_>) -> GqlResult<Vec<Refund>> {
         principal_seeing(ctx, &self.merchant)?;
         let office = ctx.data_unchecked::<BackOffice>();
@@ -152,16 +166,27 @@ impl Order {
         Ok(rows.into_iter().map(Refund::from).collect())
     }
 
-    /// Every event of the order, oldest first, read from its stream in the log.
-    async fn history(&self, ctx: &Context<'_>) -> GqlResult<Vec<HistoryEntry>> {
+    /// The order's events, oldest first, read from its stream in the log:
+    /// the first `first` (default 100, at most 1,000).
+    #[graphql(complexity = "history_cost(first, child_complexity)")]
+    async fn history(&self, ctx: &Context<'_>, first: Option<i32>) -> GqlResult<Vec<HistoryEntry>> {
         principal_seeing(ctx, &self.merchant)?;
+        let first = first.unwrap_or(DEFAULT_HISTORY);
+        let limit = usize::try_from(first)
+            .ok()
+            .filter(|n| (1..=MAX_HISTORY as usize).contains(n))
+            .ok_or_else(|| {
+                BackOfficeError::PageSize {
+                    max: MAX_HISTORY as usize,
+                }
+                .into_graphql()
+            })?;
         let office = ctx.data_unchecked::<BackOffice>();
         let stream = StreamName::parse(&self.stream)
             .map_err(|e| BackOfficeError::internal(&e).into_graphql())?;
         let events = office
-            .models
-            .store()
-            .read_stream(&stream, 1, MAX_HISTORY)
+            .log()
+            .read_stream(&stream, 1, limit)
             .await
             .map_err(|e| BackOfficeError::internal(&e).into_graphql())?;
         Ok(events.iter().map(HistoryEntry::from_recorded).collect())

@@ -1,6 +1,7 @@
 //! Test support: a fresh schema per store on the PostgreSQL named by
 //! `PAYCODE_TEST_POSTGRES_URL`, dropped when the store is dropped.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use paycode_store::{
@@ -115,5 +116,12 @@ impl EventStore for TestStore {
 
     fn watch_head(&self) -> watch::Receiver<u64> {
         self.inner().watch_head()
+    }
+
+    fn separate_reader(
+        &self,
+        connections: usize,
+    ) -> Result<Option<Arc<dyn EventStore>>, StoreError> {
+        self.inner().separate_reader(connections)
     }
 }
