@@ -30,6 +30,7 @@ const SECTIONS: &[&str] = &[
     "sign",
     "replay",
     "e2e",
+    "backoffice",
     "projections",
 ];
 

@@ -77,7 +77,7 @@ impl Kind {
 
 /// Which payments a run sends.
 #[derive(Debug, Clone, Copy)]
-enum Mix {
+pub(crate) enum Mix {
     /// Every payment a WeChat code that pays at once.
     Wechat,
     /// In twenty: 12 WeChat and 5 Alipay paying at once, one of each
@@ -110,24 +110,24 @@ impl Mix {
 
 /// What one run measured.
 #[derive(Debug)]
-struct RunResult {
+pub(crate) struct RunResult {
     mix: Mix,
     clients: u64,
     payments: u64,
     elapsed: Duration,
     latencies: Vec<Duration>,
     /// Answers that were not 201 with the state the code leads to.
-    unexpected: Vec<String>,
+    pub unexpected: Vec<String>,
 }
 
 impl RunResult {
-    fn rate(&self) -> u64 {
+    pub(crate) fn rate(&self) -> u64 {
         let nanos = self.elapsed.as_nanos().max(1);
         u64::try_from(u128::from(self.payments) * 1_000_000_000 / nanos).unwrap_or(u64::MAX)
     }
 
     /// The latency below which `percent` of requests finished (nearest rank).
-    fn percentile(&self, percent: usize) -> Duration {
+    pub(crate) fn percentile(&self, percent: usize) -> Duration {
         let rank = (self.latencies.len() * percent).div_ceil(100).max(1);
         self.latencies
             .get(rank - 1)
@@ -137,16 +137,18 @@ impl RunResult {
 }
 
 /// paycode and the simulator, serving.
-struct World {
-    base: String,
-    http: reqwest::Client,
-    sim: paycode_sim::RunningSim,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+pub(crate) struct World {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub sim: paycode_sim::RunningSim,
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The back office's read models, when it serves one.
+    pub models: Option<paycode_projections::ReadModels>,
     _dir: tempfile::TempDir,
 }
 
 pub async fn run(args: E2eArgs) -> anyhow::Result<()> {
-    let world = start().await?;
+    let world = start(None).await?;
     let mut results = Vec::new();
     let runs = [
         (Mix::Wechat, args.clients),
@@ -176,16 +178,35 @@ fn config(sim_base: &str) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-async fn start() -> anyhow::Result<World> {
+/// paycode and the simulator; with `operators`, also the back office
+/// (`/graphql`, its read models and their runner), as `paycode serve` has it.
+pub(crate) async fn start(
+    operators: Option<&[paycode_server::graphql::auth::OperatorConfig]>,
+) -> anyhow::Result<World> {
     let mut sim_config = paycode_sim::SimConfig::example()?;
     sim_config.clock.frozen = false;
     let sim = paycode_sim::start(sim_config, "127.0.0.1:0".parse()?).await?;
     let dir = tempfile::tempdir()?;
     let store: Arc<dyn EventStore> = Arc::new(SqliteStore::open(dir.path().join("e2e.db"))?);
-    let service = Service::new(store, &config(&sim.base_url())?)?;
+    let service = Service::new(store.clone(), &config(&sim.base_url())?)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let router = paycode_server::router(service.clone());
+    let mut tasks = Vec::new();
+    let mut models = None;
+    let mut router = paycode_server::router(service.clone());
+    if let Some(operators) = operators {
+        use paycode_server::graphql::{BackOffice, auth::Operators, routes};
+        let read_models =
+            paycode_projections::ReadModels::open(dir.path().join("read.db"), store).await?;
+        tasks.push(tokio::spawn(read_models.clone().run()));
+        let office = BackOffice::new(
+            read_models.clone(),
+            service.process.clone(),
+            Arc::new(Operators::from_config(operators)?),
+        )?;
+        router = router.merge(routes(office));
+        models = Some(read_models);
+    }
     let serve = tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router).await {
             eprintln!("paycode stopped serving: {error}");
@@ -197,11 +218,13 @@ async fn start() -> anyhow::Result<World> {
         total_timeout: Duration::from_secs(30),
     };
     let http = paycode_provider::build_http_client(&settings, None)?;
+    tasks.extend([serve, worker]);
     Ok(World {
         base,
         http,
         sim,
-        tasks: vec![serve, worker],
+        tasks,
+        models,
         _dir: dir,
     })
 }
@@ -209,7 +232,7 @@ async fn start() -> anyhow::Result<World> {
 /// Sends `payments` payments of `mix` from `clients` clients; an answer
 /// without the state its code leads to is counted and kept, not fatal, so a
 /// slow run still reports; a failed HTTP exchange ends the run.
-async fn drive(
+pub(crate) async fn drive(
     world: &World,
     mix: Mix,
     run: &str,
@@ -307,7 +330,7 @@ async fn pay(
 }
 
 /// `d` in milliseconds with one decimal.
-fn millis(d: Duration) -> String {
+pub(crate) fn millis(d: Duration) -> String {
     let tenths = d.as_micros() / 100;
     format!("{}.{}", tenths / 10, tenths % 10)
 }

@@ -8,6 +8,7 @@
 //! only that what it measured did the work it claims.
 
 mod all;
+mod backoffice;
 mod e2e;
 mod postgres;
 mod projections;
@@ -42,6 +43,8 @@ enum Section {
     Projections(projections::ProjectionsArgs),
     /// End to end: payments through the POS API against the simulator, throughput and latency.
     E2e(e2e::E2eArgs),
+    /// The back office beside the tills: POS latency alone and while viewers page orders with histories.
+    Backoffice(backoffice::BackofficeArgs),
     /// Every section, each in its own process, written to one Markdown file.
     All(all::AllArgs),
 }
@@ -58,6 +61,7 @@ fn main() -> anyhow::Result<()> {
         Section::Sign(args) => sign::run(args),
         Section::Replay(args) => runtime.block_on(replay::run(args)),
         Section::E2e(args) => runtime.block_on(e2e::run(args)),
+        Section::Backoffice(args) => runtime.block_on(backoffice::run(args)),
         Section::Projections(args) => runtime.block_on(projections::run(args)),
         Section::All(args) => all::run(args),
     }

@@ -81,6 +81,8 @@ pub async fn run(args: ProjectionsArgs) -> anyhow::Result<()> {
     ensure!(!page.orders.is_empty(), "the read model is empty");
     let lookups = time_lookups(&models, orders, args.lookups).await?;
     let pages = time_pages(&models, args.pages).await?;
+    let searches = time_searches(&models, orders, args.lookups / 10).await?;
+    let console_pages = time_console_pages(&models).await?;
 
     println!("## Projections (read models)\n");
     println!(
@@ -106,6 +108,27 @@ pub async fn run(args: ProjectionsArgs) -> anyhow::Result<()> {
             micros(latencies.last().copied().unwrap_or_default()),
         );
     }
+    println!();
+    println!(
+        "The console's queries, as the server runs them (GraphQL's own work excluded), on every merchant (an admin's view):\n"
+    );
+    println!("| console query | runs | p50 | p99 | max |\n| --- | ---: | ---: | ---: | ---: |");
+    println!(
+        "| search by any number (provider trade number, merchant order number, refund number) | {} | {} | {} | {} |",
+        searches.len(),
+        micros(percentile(&searches, 50)),
+        micros(percentile(&searches, 99)),
+        micros(searches.last().copied().unwrap_or_default()),
+    );
+    for (what, latencies) in &console_pages {
+        println!(
+            "| {what} | {} | {} | {} | {} |",
+            latencies.len(),
+            micros(percentile(latencies, 50)),
+            micros(percentile(latencies, 99)),
+            micros(latencies.last().copied().unwrap_or_default()),
+        );
+    }
     let verdict = |met: bool| if met { "met" } else { "NOT met" };
     let (lookup_p99, page_p99) = (percentile(&lookups, 99), percentile(&pages, 99));
     println!("\nTargets:\n");
@@ -119,6 +142,23 @@ pub async fn run(args: ProjectionsArgs) -> anyhow::Result<()> {
         "- filtered page of 50 p99 < 20 ms: {} ({}).",
         verdict(page_p99 < Duration::from_millis(20)),
         micros(page_p99)
+    );
+    let search_p99 = percentile(&searches, 99);
+    println!(
+        "- console: search by any number < 100 ms: {} (p99 {}).",
+        verdict(search_p99 < Duration::from_millis(100)),
+        micros(search_p99)
+    );
+    let slowest_first_page = console_pages
+        .iter()
+        .filter(|(what, _)| what.starts_with("first page"))
+        .map(|(_, l)| percentile(l, 99))
+        .max()
+        .unwrap_or_default();
+    println!(
+        "- console: first page of a filtered list < 100 ms: {} (slowest filter's p99 {}).",
+        verdict(slowest_first_page < Duration::from_millis(100)),
+        micros(slowest_first_page)
     );
     println!(
         "- full rebuild >= 200,000 events/s: {} ({} events/s).",
@@ -190,6 +230,131 @@ async fn time_pages(models: &ReadModels, runs: usize) -> anyhow::Result<Vec<Dura
     }
     latencies.sort();
     Ok(latencies)
+}
+
+/// Searches by the numbers a person holds, each found: the provider's trade
+/// number, the merchant order number (on every merchant) and a refund's.
+async fn time_searches(
+    models: &ReadModels,
+    orders: u64,
+    runs: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut rng = Lcg(13);
+    let mut latencies = Vec::with_capacity(runs * 3);
+    for _ in 0..runs {
+        let n = rng.below(orders);
+        let order = models
+            .order(OrderKey::MerchantOrder {
+                merchant: format!("m{:03}", n % MERCHANTS),
+                out_trade_no: format!("T{n:010}"),
+            })
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("order {n} is missing"))?;
+        let refunds = models
+            .refunds(
+                Some(order.merchant.clone()),
+                Some(order.out_trade_no.clone()),
+                1,
+            )
+            .await?;
+        let numbers = [
+            order.provider_trade_no.clone(),
+            Some(order.out_trade_no.clone()),
+            refunds.first().map(|r| r.out_refund_no.clone()),
+        ];
+        for number in numbers.into_iter().flatten() {
+            let filter = OrderFilter {
+                number: Some(number.clone()),
+                ..OrderFilter::default()
+            };
+            let started = Instant::now();
+            let page = models.orders(filter, None, 50).await?;
+            latencies.push(started.elapsed());
+            ensure!(
+                page.orders.iter().any(|o| o.order_id == order.order_id),
+                "searching {number} did not find its order"
+            );
+        }
+    }
+    latencies.sort();
+    Ok(latencies)
+}
+
+/// The first page of 50 under the filters the console offers, on every
+/// merchant, and the totals line it shows above the page.
+async fn time_console_pages(models: &ReadModels) -> anyhow::Result<Vec<(String, Vec<Duration>)>> {
+    let day = chrono::Duration::days(1);
+    let newest = models
+        .orders(OrderFilter::default(), None, 1)
+        .await?
+        .orders
+        .first()
+        .map(|o| o.created_at)
+        .ok_or_else(|| anyhow::anyhow!("no orders"))?;
+    let filters = [
+        ("first page: no filter", OrderFilter::default()),
+        (
+            "first page: state SUCCESS, WeChat Pay",
+            OrderFilter {
+                status: Some("SUCCESS".into()),
+                provider: Some("wechatpay".into()),
+                ..OrderFilter::default()
+            },
+        ),
+        (
+            "first page: terminal till-3, created in the last day",
+            OrderFilter {
+                terminal_id: Some("till-3".into()),
+                created_from: Some(newest - day),
+                ..OrderFilter::default()
+            },
+        ),
+        (
+            "first page: amount 100.00 to 400.00",
+            OrderFilter {
+                amount_min: Amount::from_fen(10_000),
+                amount_max: Amount::from_fen(40_000),
+                ..OrderFilter::default()
+            },
+        ),
+        (
+            "first page: needs attention",
+            OrderFilter {
+                needs_attention: Some(true),
+                ..OrderFilter::default()
+            },
+        ),
+        (
+            "first page: with a refund still processing",
+            OrderFilter {
+                refund_state: Some("PROCESSING".into()),
+                ..OrderFilter::default()
+            },
+        ),
+    ];
+    let mut measured = Vec::new();
+    for (what, filter) in filters {
+        let mut latencies = Vec::new();
+        for _ in 0..20 {
+            let started = Instant::now();
+            models.orders(filter.clone(), None, 50).await?;
+            latencies.push(started.elapsed());
+        }
+        latencies.sort();
+        measured.push((what.to_owned(), latencies));
+    }
+    let mut totals = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        models.order_totals(OrderFilter::default()).await?;
+        totals.push(started.elapsed());
+    }
+    totals.sort();
+    measured.push((
+        "totals line: count and sum of every order".to_owned(),
+        totals,
+    ));
+    Ok(measured)
 }
 
 fn percentile(sorted: &[Duration], p: usize) -> Duration {

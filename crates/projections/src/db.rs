@@ -80,13 +80,18 @@ pub(crate) fn init(conn: &mut Connection) -> rusqlite::Result<()> {
              PRIMARY KEY (name, generation));",
     )?;
     for projection in Projection::ALL {
-        if current(&tx, projection)?.is_none() {
-            create_generation(&tx, projection, 1)?;
-            create_indexes(&tx, projection, 1)?;
-            tx.execute(
-                "INSERT INTO projection_current (name, generation) VALUES (?1, 1)",
-                params![projection.name()],
-            )?;
+        match current(&tx, projection)? {
+            None => {
+                create_generation(&tx, projection, 1)?;
+                create_indexes(&tx, projection, 1)?;
+                tx.execute(
+                    "INSERT INTO projection_current (name, generation) VALUES (?1, 1)",
+                    params![projection.name()],
+                )?;
+            }
+            // A serving generation made by an older build gets the indexes
+            // added since (the number search's): built once, here.
+            Some(generation) => create_indexes(&tx, projection, generation)?,
         }
     }
     tx.commit()
@@ -201,7 +206,16 @@ pub(crate) fn create_indexes(
              CREATE INDEX IF NOT EXISTS orders_g{g}_created ON orders_g{g} (created_ms, order_id);
              CREATE UNIQUE INDEX IF NOT EXISTS orders_g{g}_id ON orders_g{g} (order_id);
              CREATE INDEX IF NOT EXISTS refunds_g{g}_merchant
-                 ON refunds_g{g} (merchant, requested_ms);"
+                 ON refunds_g{g} (merchant, requested_ms);
+             CREATE INDEX IF NOT EXISTS orders_g{g}_out_trade_no ON orders_g{g} (out_trade_no);
+             CREATE INDEX IF NOT EXISTS orders_g{g}_provider_trade_no
+                 ON orders_g{g} (provider_trade_no);
+             CREATE INDEX IF NOT EXISTS orders_g{g}_provider_order_no
+                 ON orders_g{g} (provider_order_no);
+             CREATE INDEX IF NOT EXISTS refunds_g{g}_out_refund_no ON refunds_g{g} (out_refund_no);
+             CREATE INDEX IF NOT EXISTS refunds_g{g}_provider_refund_id
+                 ON refunds_g{g} (provider_refund_id);
+             CREATE INDEX IF NOT EXISTS refunds_g{g}_state ON refunds_g{g} (state);"
         )),
         Projection::DailyTotals => Ok(()),
     }

@@ -27,7 +27,7 @@ mod runner;
 mod views;
 
 pub use error::ProjectionError;
-pub use query::{MAX_PAGE, OrderFilter, OrderKey, PageAfter};
+pub use query::{MAX_PAGE, OrderFilter, OrderKey, OrderTotals, PageAfter};
 pub use runner::{Progress, READ_CONCURRENCY, ReadModels, RebuildReport};
 pub use views::{
     AttentionView, DailyTotalView, OrderPage, OrderView, ProjectionStatus, RefundView,

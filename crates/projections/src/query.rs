@@ -44,6 +44,22 @@ pub struct OrderFilter {
     pub amount_min: Option<Amount>,
     pub amount_max: Option<Amount>,
     pub needs_attention: Option<bool>,
+    /// Any number a person may hold: the merchant's order number, the
+    /// provider's trade number (on the customer's receipt), the provider
+    /// order number of the current attempt, or a refund's number (the
+    /// till's or the provider's).
+    pub number: Option<String>,
+    pub store_id: Option<String>,
+    pub terminal_id: Option<String>,
+    /// Orders with at least one refund in this state (`REQUESTED`, ...).
+    pub refund_state: Option<String>,
+}
+
+/// How many orders a filter matches, and their amounts' sum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderTotals {
+    pub count: u64,
+    pub amount: Amount,
 }
 
 /// Where a page of orders continues: the last row's sort key (newest first,
@@ -101,7 +117,7 @@ impl ReadModels {
         let limit = limit.clamp(1, MAX_PAGE);
         self.read(move |tx| {
             let (g, as_of) = serving(tx, Projection::Orders)?;
-            let (mut clauses, mut args) = order_filter(&filter);
+            let (mut clauses, mut args) = order_filter(&filter, g);
             if let Some(after) = after {
                 args.push(Value::Integer(after.created_ms));
                 args.push(Value::Text(after.order_id));
@@ -110,13 +126,16 @@ impl ReadModels {
                     "(created_ms < ?{ms} OR (created_ms = ?{ms} AND order_id < ?{id}))"
                 ));
             }
-            let index = if filter.merchant.is_some() {
-                "merchant"
-            } else {
-                "created"
+            // Newest first walks an index in order and stops at the page's
+            // end; a number names a handful of orders, found by their own
+            // indexes, so SQLite chooses.
+            let index = match (&filter.number, &filter.merchant) {
+                (Some(_), _) => String::new(),
+                (None, Some(_)) => format!("INDEXED BY orders_g{g}_merchant"),
+                (None, None) => format!("INDEXED BY orders_g{g}_created"),
             };
             let sql = format!(
-                "SELECT {ORDER_COLUMNS} FROM orders_g{g} INDEXED BY orders_g{g}_{index} WHERE {}
+                "SELECT {ORDER_COLUMNS} FROM orders_g{g} {index} WHERE {}
                  ORDER BY created_ms DESC, order_id DESC LIMIT {}",
                 where_clause(&clauses),
                 limit + 1
@@ -135,6 +154,28 @@ impl ReadModels {
                 })
                 .flatten();
             Ok(OrderPage { orders, next })
+        })
+        .await
+    }
+
+    /// How many orders match `filter` and the sum of their amounts: one
+    /// pass over the matching rows, so the console asks for it apart from
+    /// the page.
+    pub async fn order_totals(&self, filter: OrderFilter) -> Result<OrderTotals, ProjectionError> {
+        self.read(move |tx| {
+            let (g, _) = serving(tx, Projection::Orders)?;
+            let (clauses, args) = order_filter(&filter, g);
+            let sql = format!(
+                "SELECT COUNT(*), COALESCE(SUM(amount_fen), 0) FROM orders_g{g} WHERE {}",
+                where_clause(&clauses)
+            );
+            let (count, fen): (i64, i64) = tx
+                .prepare(&sql)?
+                .query_row(params_from_iter(args), |row| Ok((row.get(0)?, row.get(1)?)))?;
+            Ok(OrderTotals {
+                count: u64::try_from(count).unwrap_or(0),
+                amount: Amount::from_fen(fen).unwrap_or_default(),
+            })
         })
         .await
     }
@@ -284,12 +325,31 @@ fn equal_filters(filters: &[(&str, Option<String>)]) -> (Vec<String>, Vec<Value>
     (clauses, args)
 }
 
-fn order_filter(filter: &OrderFilter) -> (Vec<String>, Vec<Value>) {
+fn order_filter(filter: &OrderFilter, g: u64) -> (Vec<String>, Vec<Value>) {
     let (mut clauses, mut args) = equal_filters(&[
         ("merchant", filter.merchant.clone()),
         ("status", filter.status.clone()),
         ("provider", filter.provider.clone()),
+        ("store_id", filter.store_id.clone()),
+        ("terminal_id", filter.terminal_id.clone()),
     ]);
+    // `refunds_g{g}` is written with `orders_g{g}`: one projection.
+    if let Some(number) = &filter.number {
+        args.push(Value::Text(number.clone()));
+        let n = args.len();
+        clauses.push(format!(
+            "(out_trade_no = ?{n} OR provider_trade_no = ?{n} OR provider_order_no = ?{n} \
+             OR stream IN (SELECT stream FROM refunds_g{g} WHERE out_refund_no = ?{n} \
+                           UNION SELECT stream FROM refunds_g{g} WHERE provider_refund_id = ?{n}))"
+        ));
+    }
+    if let Some(state) = &filter.refund_state {
+        args.push(Value::Text(state.clone()));
+        clauses.push(format!(
+            "stream IN (SELECT stream FROM refunds_g{g} WHERE state = ?{})",
+            args.len()
+        ));
+    }
     let ranges = [
         ("created_ms >=", filter.created_from.map(millis)),
         ("created_ms <", filter.created_to.map(millis)),

@@ -9,6 +9,7 @@ pub mod api;
 pub mod checks;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod graphql;
 mod http;
 pub mod openapi;
@@ -97,14 +98,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("  GET  http://{addr}/openapi.json       the POS API");
     println!("  GET  http://{addr}/healthz, /readyz   operations");
     println!(
-        "  GET  http://{addr}/graphql            the back office (GraphiQL; Bearer <operator token>)"
+        "  GET  http://{addr}/                   the back-office console (sign in with an operator token)"
+    );
+    println!(
+        "  GET  http://{addr}/graphql            the back office's GraphQL API (GraphiQL in a browser)"
     );
     if let Some(banner) = &config.banner {
         println!("{}", banner.trim_end());
     }
     let served = axum::serve(
         listener,
-        api::json_fallbacks(router(service).merge(back_office)),
+        api::json_fallbacks(router(service).merge(back_office).merge(console::routes())),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await;

@@ -25,10 +25,6 @@ pub const CODES: &[(&str, &str)] = &[
     ),
     ("PAYLOAD_TOO_LARGE", "the body is over 64 KiB"),
     (
-        "METHOD_NOT_ALLOWED",
-        "`/graphql` takes POST (GET serves GraphiQL)",
-    ),
-    (
         "GRAPHQL_PARSE_FAILED",
         "the query text is not GraphQL (a syntax error)",
     ),
@@ -85,7 +81,7 @@ pub enum BackOfficeError {
     #[error("{0}")]
     BadCursor(&'static str),
     /// A refusal of the request as a whole, before GraphQL ran: its code
-    /// (`BAD_REQUEST`, `PAYLOAD_TOO_LARGE`, `METHOD_NOT_ALLOWED`).
+    /// (`BAD_REQUEST`, `PAYLOAD_TOO_LARGE`).
     #[error("{message}")]
     Coded { code: &'static str, message: String },
     /// `first` outside 1 to the page limit.

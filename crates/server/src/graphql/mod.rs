@@ -13,8 +13,9 @@
 //! A viewer must not be able to slow the tills: the back office reads the
 //! log through its own connections ([`BACK_OFFICE_LOG_CONNECTIONS`], see
 //! `EventStore::separate_reader`) and the read models at most
-//! `paycode_projections::READ_CONCURRENCY` queries at a time, so its reads
-//! queue behind each other, never ahead of a payment's.
+//! `paycode_projections::READ_CONCURRENCY` queries at a time, and runs
+//! [`CONCURRENT_QUERIES`] GraphQL query at a time, so its work queues behind
+//! its own, never ahead of a payment's.
 
 pub mod auth;
 mod codes;
@@ -29,12 +30,11 @@ mod websocket;
 use std::sync::Arc;
 
 use async_graphql::Schema;
-use async_graphql::http::GraphiQLSource;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use paycode_app::PaymentProcess;
 use paycode_projections::ReadModels;
@@ -59,6 +59,12 @@ pub const MAX_COMPLEXITY: usize = 20_000;
 /// Connections (SQLite: and blocking threads) of the back office's own
 /// reads of the log: order histories and subscriptions.
 pub const BACK_OFFICE_LOG_CONNECTIONS: usize = 2;
+/// Queries running at once on a node; the others wait their turn. One: on
+/// two cores a query then takes at most one core from the payment process,
+/// however many viewers ask. Mutations are not held behind them (an
+/// operator's refund waits for the provider, and must not wait for a
+/// viewer's page).
+pub const CONCURRENT_QUERIES: usize = 1;
 
 pub type BackOfficeSchema = Schema<Query, Mutation, Subscription>;
 
@@ -135,6 +141,8 @@ pub fn sdl() -> String {
 pub(crate) struct GraphqlState {
     pub(crate) schema: BackOfficeSchema,
     pub(crate) operators: Arc<Operators>,
+    /// [`CONCURRENT_QUERIES`] permits.
+    queries: Arc<tokio::sync::Semaphore>,
 }
 
 /// The `/graphql` routes.
@@ -142,33 +150,14 @@ pub fn routes(office: BackOffice) -> Router {
     let state = GraphqlState {
         operators: Arc::clone(&office.operators),
         schema: build(Some(office)),
+        queries: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_QUERIES)),
     };
     Router::new()
-        .route("/graphql", get(graphiql).post(execute))
+        .route("/graphql", get(crate::console::graphiql).post(execute))
         .route("/graphql/ws", get(websocket::serve))
-        .method_not_allowed_fallback(method_not_allowed)
         // The body is read by `execute`, with its own limit and a JSON answer.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
-}
-
-async fn method_not_allowed() -> Response {
-    error_response(
-        StatusCode::METHOD_NOT_ALLOWED,
-        BackOfficeError::Coded {
-            code: "METHOD_NOT_ALLOWED",
-            message: "/graphql takes POST (GET serves GraphiQL); /graphql/ws a WebSocket".into(),
-        },
-    )
-}
-
-async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .finish(),
-    )
 }
 
 pub(crate) fn error_response(status: StatusCode, error: BackOfficeError) -> Response {
@@ -217,8 +206,28 @@ async fn execute(State(state): State<GraphqlState>, headers: HeaderMap, body: Bo
             );
         }
     };
+    // Never closed, so acquiring cannot fail.
+    let _turn = match is_mutation(&request) {
+        true => None,
+        false => state.queries.clone().acquire_owned().await.ok(),
+    };
     let response = state.schema.execute(request.data(principal)).await;
     json(StatusCode::OK, &response)
+}
+
+/// Whether the operation a request runs is a mutation. A request that does
+/// not parse is not: it fails at once, in its turn.
+fn is_mutation(request: &async_graphql::Request) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let operation = match (&document.operations, &request.operation_name) {
+        (DocumentOperations::Single(operation), _) => Some(operation),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name.as_str()),
+        (DocumentOperations::Multiple(_), None) => None,
+    };
+    operation.is_some_and(|o| o.node.ty == OperationType::Mutation)
 }
 
 /// Opens the read models of `config.read_models` on the service's store,

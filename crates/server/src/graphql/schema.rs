@@ -25,7 +25,7 @@ use super::auth::{Principal, Role};
 use super::error::{BackOfficeError, GqlResult, OrGraphql as _};
 use super::reconciliation::{ReconciliationReport, ReconciliationRun, ResolutionOutcomeKind};
 use super::types::{
-    DailyTotal, ManualIntervention, ManualOutcomeKind, Order, OrderFilterInput, OrderPage,
+    DailyTotal, ManualIntervention, ManualOutcomeKind, Me, Order, OrderFilterInput, OrderPage,
     OrderStatus, Position, ProjectionState, ProviderName, Refund, RefundResolutionKind,
     WriteResult,
 };
@@ -140,6 +140,16 @@ pub struct Query;
 
 #[Object]
 impl Query {
+    /// The caller: name, role and merchant scope of the token.
+    async fn me(&self, ctx: &Context<'_>) -> GqlResult<Me> {
+        let p = reader(ctx)?;
+        Ok(Me {
+            name: p.name.clone(),
+            role: format!("{:?}", p.role).to_uppercase(),
+            merchant: p.merchant.as_ref().map(|m| m.as_str().to_owned()),
+        })
+    }
+
     /// One order by its id, or by merchant and merchant order number.
     /// `null` when it does not exist or lies outside the token's scope.
     async fn order(
@@ -185,6 +195,8 @@ impl Query {
         let after = after
             .map(|c| decode_cursor(&c, p.scope_key(), &merchant))
             .transpose()?;
+        let text =
+            |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let query = OrderFilter {
             merchant: merchant.clone(),
             status: filter.status.map(|s| s.as_str().to_owned()),
@@ -194,10 +206,14 @@ impl Query {
             amount_min: amount(filter.amount_min)?,
             amount_max: amount(filter.amount_max)?,
             needs_attention: filter.needs_attention,
+            number: text(filter.number),
+            store_id: text(filter.store_id),
+            terminal_id: text(filter.terminal_id),
+            refund_state: filter.refund_state.map(|s| s.as_str().to_owned()),
         };
         let page = office(ctx)
             .models
-            .orders(query, after, limit(first)?)
+            .orders(query.clone(), after, limit(first)?)
             .await
             .gql()?;
         let end_cursor = page.next.map(|after| {
@@ -216,6 +232,7 @@ impl Query {
                 .filter(|o| p.sees(&o.merchant))
                 .map(Order::from)
                 .collect(),
+            filter: query,
         })
     }
 

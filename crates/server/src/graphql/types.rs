@@ -103,6 +103,9 @@ pub struct Order {
     pub paid_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
     pub needs_attention: bool,
+    /// The log position this view of the order reflects: a subscriber that
+    /// reconnects passes the last one it saw as `after`.
+    pub as_of: Position,
     #[graphql(skip)]
     pub stream: String,
 }
@@ -126,6 +129,7 @@ impl From<OrderView> for Order {
             paid_at: view.paid_at,
             updated_at: view.updated_at,
             needs_attention: view.needs_attention,
+            as_of: Position(view.as_of),
             stream: view.stream,
         }
     }
@@ -228,8 +232,22 @@ pub struct HistoryEntry {
     /// The provider's raw result code, for events that record an exchange.
     pub provider_code: Option<String>,
     pub provider_message: Option<String>,
-    /// The cashier or operator who caused it, when a person did.
+    /// Who caused it: the operator's name, `till <store>/<terminal>` for a
+    /// payment the POS API asked for, `paycode` for a step the payment
+    /// process took by itself (a poll, a deadline, a re-send).
     pub by: Option<String>,
+    /// Why: a refund's reason, a reversal's (`deadline_passed`,
+    /// `operator`, ...), an abandoned reversal's.
+    pub reason: Option<String>,
+    /// A person's note on a manual resolution.
+    pub note: Option<String>,
+    /// The pay or reversal attempt it belongs to (1, 2, ...).
+    pub attempt: Option<i64>,
+    /// Where a provider answer came from: `call` (the request's own
+    /// answer) or `poll` (a later query).
+    pub source: Option<String>,
+    /// The provider's trade number, when the event learned it.
+    pub provider_trade_no: Option<String>,
     /// The command that produced it.
     pub command: Option<String>,
     /// For refund events: the till's refund number.
@@ -261,12 +279,38 @@ fn refund_state_after(event_type: &str, data: &serde_json::Value) -> Option<&'st
     })
 }
 
+/// Who caused an event that records no person: the till for what the POS
+/// API asked, paycode for what the process did by itself.
+fn actor(event_type: &str, command: Option<&str>, data: &serde_json::Value) -> Option<String> {
+    match (event_type, command) {
+        ("PaymentRequested", _) => {
+            let place: Vec<&str> = ["store_id", "terminal_id"]
+                .iter()
+                .filter_map(|key| data[*key].as_str())
+                .collect();
+            Some(if place.is_empty() {
+                "till".to_owned()
+            } else {
+                format!("till {}", place.join("/"))
+            })
+        }
+        ("PaymentRetried", _) => Some("till".to_owned()),
+        // A refund or reversal an operator asked for names them in `by`;
+        // without it, the till asked through the POS API.
+        ("RefundRequested" | "ReversalRequested", Some("RequestRefund" | "RequestReversal")) => {
+            Some("till".to_owned())
+        }
+        _ => Some("paycode".to_owned()),
+    }
+}
+
 impl HistoryEntry {
     fn from_recorded(event: &paycode_store::RecordedEvent) -> HistoryEntry {
         let data: serde_json::Value = serde_json::from_slice(&event.data).unwrap_or_default();
         let metadata: serde_json::Value =
             serde_json::from_slice(&event.metadata).unwrap_or_default();
         let text = |value: &serde_json::Value| value.as_str().map(str::to_owned);
+        let command = text(&metadata["command"]);
         HistoryEntry {
             position: Position(event.position),
             version: event.version,
@@ -274,8 +318,13 @@ impl HistoryEntry {
             at: text(&data["at"]).and_then(|at| at.parse().ok()),
             provider_code: text(&data["reply"]["code"]),
             provider_message: text(&data["reply"]["message"]),
-            by: text(&data["by"]),
-            command: text(&metadata["command"]),
+            by: text(&data["by"]).or_else(|| actor(&event.event_type, command.as_deref(), &data)),
+            reason: text(&data["reason"]),
+            note: text(&data["note"]),
+            attempt: data["attempt"].as_i64(),
+            source: text(&data["source"]),
+            provider_trade_no: text(&data["provider_trade_no"]),
+            command,
             out_refund_no: text(&data["out_refund_no"]),
             provider_refund_no: text(&data["provider_refund_no"]),
             amount: text(&data["amount"]),
@@ -399,11 +448,42 @@ pub struct ProjectionState {
 
 /// A page of orders, newest first.
 #[derive(Debug, Clone, SimpleObject)]
+#[graphql(complex)]
 pub struct OrderPage {
     pub nodes: Vec<Order>,
     /// Pass as `after` for the next page; `null` on the last page.
     pub end_cursor: Option<String>,
     pub has_next_page: bool,
+    /// The query's filter, inside the caller's scope, for the totals.
+    #[graphql(skip)]
+    pub filter: paycode_projections::OrderFilter,
+}
+
+#[ComplexObject]
+impl OrderPage {
+    /// How many orders the filter matches on every page, and the sum of
+    /// their amounts: one more pass over the matching rows, so ask only
+    /// when it is shown.
+    async fn totals(&self, ctx: &Context<'_>) -> GqlResult<OrderTotals> {
+        let office = ctx.data_unchecked::<BackOffice>();
+        let totals = office
+            .models
+            .order_totals(self.filter.clone())
+            .await
+            .gql()?;
+        Ok(OrderTotals {
+            count: i64::try_from(totals.count).unwrap_or(i64::MAX),
+            amount: totals.amount.to_yuan_string(),
+        })
+    }
+}
+
+/// The orders a filter matches, all pages together.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct OrderTotals {
+    pub count: i64,
+    /// The sum of their amounts, in yuan.
+    pub amount: String,
 }
 
 /// What a write answers: the log position it reached, whether the read
@@ -431,6 +511,52 @@ pub struct OrderFilterInput {
     pub amount_min: Option<String>,
     pub amount_max: Option<String>,
     pub needs_attention: Option<bool>,
+    /// Any number a person may hold: the merchant order number, the
+    /// provider's trade number (on the customer's receipt), the provider
+    /// order number of the latest attempt, or a refund's number (the
+    /// till's or the provider's).
+    pub number: Option<String>,
+    pub store_id: Option<String>,
+    pub terminal_id: Option<String>,
+    /// Orders with at least one refund in this state.
+    pub refund_state: Option<RefundState>,
+}
+
+/// Where a refund stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum RefundState {
+    Requested,
+    Processing,
+    Succeeded,
+    Failed,
+    /// Not confirmed by the provider: sent again.
+    Unknown,
+    /// WeChat `CHANGE`: the money went back to the merchant account.
+    Abnormal,
+}
+
+impl RefundState {
+    /// The read model's spelling: the domain's `RefundState::as_str`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundState::Requested => "REQUESTED",
+            RefundState::Processing => "PROCESSING",
+            RefundState::Succeeded => "SUCCEEDED",
+            RefundState::Failed => "FAILED",
+            RefundState::Unknown => "UNKNOWN",
+            RefundState::Abnormal => "ABNORMAL",
+        }
+    }
+}
+
+/// The caller, as the token says: the console shows only what it may do.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct Me {
+    pub name: String,
+    /// `VIEWER`, `OPERATOR` or `ADMIN`.
+    pub role: String,
+    /// The one merchant this token sees; `null`: every merchant.
+    pub merchant: Option<String>,
 }
 
 /// What a person established about a refund on the manual queue.
