@@ -254,9 +254,11 @@ async fn time_searches(
             .refunds(
                 Some(order.merchant.clone()),
                 Some(order.out_trade_no.clone()),
+                None,
                 1,
             )
-            .await?;
+            .await?
+            .refunds;
         let numbers = [
             order.provider_trade_no.clone(),
             Some(order.out_trade_no.clone()),

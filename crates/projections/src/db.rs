@@ -215,7 +215,9 @@ pub(crate) fn create_indexes(
              CREATE INDEX IF NOT EXISTS refunds_g{g}_out_refund_no ON refunds_g{g} (out_refund_no);
              CREATE INDEX IF NOT EXISTS refunds_g{g}_provider_refund_id
                  ON refunds_g{g} (provider_refund_id);
-             CREATE INDEX IF NOT EXISTS refunds_g{g}_state ON refunds_g{g} (state);"
+             CREATE INDEX IF NOT EXISTS refunds_g{g}_state ON refunds_g{g} (state);
+             CREATE INDEX IF NOT EXISTS orders_g{g}_attention
+                 ON orders_g{g} (created_ms, order_id) WHERE needs_attention = 1;"
         )),
         Projection::DailyTotals => Ok(()),
     }

@@ -27,10 +27,13 @@ mod runner;
 mod views;
 
 pub use error::ProjectionError;
-pub use query::{MAX_PAGE, OrderFilter, OrderKey, OrderTotals, PageAfter};
+pub use query::{
+    AttentionAfter, MAX_PAGE, OrderFilter, OrderKey, OrderTotals, PageAfter, RefundAfter,
+};
 pub use runner::{Progress, READ_CONCURRENCY, ReadModels, RebuildReport};
 pub use views::{
-    AttentionView, DailyTotalView, OrderPage, OrderView, ProjectionStatus, RefundView,
+    AttentionPage, AttentionView, DailyTotalView, OrderPage, OrderView, ProjectionStatus,
+    RefundPage, RefundView,
 };
 
 /// A projection: a set of read models maintained together, with one

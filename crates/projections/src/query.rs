@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::{checkpoint, current, instant, millis};
 use crate::error::ProjectionError;
-use crate::views::{AttentionView, DailyTotalView, OrderPage, OrderView, RefundView};
+use crate::views::{
+    AttentionPage, AttentionView, DailyTotalView, OrderPage, OrderView, RefundPage, RefundView,
+};
 use crate::{Projection, ReadModels};
 
 /// The most rows one query returns: a page is for a person to read, and the
@@ -67,6 +69,23 @@ pub struct OrderTotals {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageAfter {
     pub created_ms: i64,
+    pub order_id: String,
+}
+
+/// Where a page of refunds continues: the last row's sort key (newest
+/// first, then by stream and number, so the order is total).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundAfter {
+    pub requested_ms: i64,
+    pub stream: String,
+    pub out_refund_no: String,
+}
+
+/// Where a page of the manual queue continues: the last row's sort key
+/// (oldest first, then by order id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttentionAfter {
+    pub since_ms: i64,
     pub order_id: String,
 }
 
@@ -126,14 +145,7 @@ impl ReadModels {
                     "(created_ms < ?{ms} OR (created_ms = ?{ms} AND order_id < ?{id}))"
                 ));
             }
-            // Newest first walks an index in order and stops at the page's
-            // end; a number names a handful of orders, found by their own
-            // indexes, so SQLite chooses.
-            let index = match (&filter.number, &filter.merchant) {
-                (Some(_), _) => String::new(),
-                (None, Some(_)) => format!("INDEXED BY orders_g{g}_merchant"),
-                (None, None) => format!("INDEXED BY orders_g{g}_created"),
-            };
+            let index = page_index(tx, g, &filter)?;
             let sql = format!(
                 "SELECT {ORDER_COLUMNS} FROM orders_g{g} {index} WHERE {}
                  ORDER BY created_ms DESC, order_id DESC LIMIT {}",
@@ -180,26 +192,42 @@ impl ReadModels {
         .await
     }
 
-    /// Refunds, newest first; of one merchant, and of one order when given.
+    /// Refunds, newest first; of one merchant, and of one order when given;
+    /// a page after `after`.
     pub async fn refunds(
         &self,
         merchant: Option<String>,
         out_trade_no: Option<String>,
+        after: Option<RefundAfter>,
         limit: usize,
-    ) -> Result<Vec<RefundView>, ProjectionError> {
+    ) -> Result<RefundPage, ProjectionError> {
         let limit = limit.clamp(1, MAX_PAGE);
         self.read(move |tx| {
             let (g, _) = serving(tx, Projection::Orders)?;
-            let (clauses, args) = equal_filters(&[("merchant", merchant), ("out_trade_no", out_trade_no)]);
+            let (mut clauses, mut args) =
+                equal_filters(&[("merchant", merchant), ("out_trade_no", out_trade_no)]);
+            if let Some(after) = after {
+                args.push(Value::Integer(after.requested_ms));
+                args.push(Value::Text(after.stream));
+                args.push(Value::Text(after.out_refund_no));
+                let n = args.len();
+                clauses.push(format!(
+                    "(requested_ms, stream, out_refund_no) < (?{}, ?{}, ?{n})",
+                    n - 2,
+                    n - 1
+                ));
+            }
             let sql = format!(
                 "SELECT order_id, merchant, out_trade_no, out_refund_no, provider, amount_fen, state,
-                        provider_refund_id, reason, requested_by, requested_ms, updated_ms
-                 FROM refunds_g{g} WHERE {} ORDER BY requested_ms DESC, out_refund_no LIMIT {limit}",
-                where_clause(&clauses)
+                        provider_refund_id, reason, requested_by, requested_ms, updated_ms, stream
+                 FROM refunds_g{g} WHERE {}
+                 ORDER BY requested_ms DESC, stream DESC, out_refund_no DESC LIMIT {}",
+                where_clause(&clauses),
+                limit + 1
             );
             let mut statement = tx.prepare(&sql)?;
             let rows = statement.query_map(params_from_iter(args), |row| {
-                Ok(RefundView {
+                let view = RefundView {
                     order_id: row.get(0)?,
                     merchant: row.get(1)?,
                     out_trade_no: row.get(2)?,
@@ -212,28 +240,52 @@ impl ReadModels {
                     requested_by: row.get(9)?,
                     requested_at: instant(row.get(10)?),
                     updated_at: instant(row.get(11)?),
-                })
+                };
+                let key = RefundAfter {
+                    requested_ms: row.get(10)?,
+                    stream: row.get(12)?,
+                    out_refund_no: view.out_refund_no.clone(),
+                };
+                Ok((view, key))
             })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            let mut rows = rows.collect::<Result<Vec<_>, _>>()?;
+            let next = (rows.len() > limit)
+                .then(|| {
+                    rows.truncate(limit);
+                    rows.last().map(|(_, key)| key.clone())
+                })
+                .flatten();
+            Ok(RefundPage {
+                refunds: rows.into_iter().map(|(view, _)| view).collect(),
+                next,
+            })
         })
         .await
     }
 
-    /// The manual-intervention queue, oldest first.
+    /// The manual-intervention queue, oldest first; a page after `after`.
     pub async fn attention(
         &self,
         merchant: Option<String>,
+        after: Option<AttentionAfter>,
         limit: usize,
-    ) -> Result<Vec<AttentionView>, ProjectionError> {
+    ) -> Result<AttentionPage, ProjectionError> {
         let limit = limit.clamp(1, MAX_PAGE);
         self.read(move |tx| {
             let (g, _) = serving(tx, Projection::Orders)?;
-            let (clauses, args) = equal_filters(&[("merchant", merchant)]);
+            let (mut clauses, mut args) = equal_filters(&[("merchant", merchant)]);
+            if let Some(after) = after {
+                args.push(Value::Integer(after.since_ms));
+                args.push(Value::Text(after.order_id));
+                let n = args.len();
+                clauses.push(format!("(since_ms, order_id) > (?{}, ?{n})", n - 1));
+            }
             let sql = format!(
                 "SELECT order_id, merchant, out_trade_no, provider, amount_fen, status, abandon_reason,
                         reversal_reason, reversal_attempts, since_ms, last_code, last_message
-                 FROM attention_g{g} WHERE {} ORDER BY since_ms, order_id LIMIT {limit}",
-                where_clause(&clauses)
+                 FROM attention_g{g} WHERE {} ORDER BY since_ms, order_id LIMIT {}",
+                where_clause(&clauses),
+                limit + 1
             );
             let mut statement = tx.prepare(&sql)?;
             let rows = statement.query_map(params_from_iter(args), |row| {
@@ -252,7 +304,17 @@ impl ReadModels {
                     last_message: row.get(11)?,
                 })
             })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            let mut items = rows.collect::<Result<Vec<_>, _>>()?;
+            let next = (items.len() > limit)
+                .then(|| {
+                    items.truncate(limit);
+                    items.last().map(|item| AttentionAfter {
+                        since_ms: millis(item.since),
+                        order_id: item.order_id.clone(),
+                    })
+                })
+                .flatten();
+            Ok(AttentionPage { items, next })
         })
         .await
     }
@@ -297,6 +359,46 @@ impl ReadModels {
         })
         .await
     }
+}
+
+/// Refunds in one state up to which a list of orders with such a refund is
+/// found from the refunds (each order by its key, then sorted); past it,
+/// such orders are common and walking the orders newest first finds a page
+/// sooner. Measured on 1,000,000 orders: 100,000 refunds sorted take about
+/// 280 ms, 5,000 a few.
+const DRIVE_FROM_REFUNDS: i64 = 5_000;
+
+/// How a page of orders is read. Newest first walks an index in order and
+/// stops at the page's end, which is fast when matches are common; a rare
+/// filter would walk the whole index for a handful, so it drives instead:
+/// a number names a handful of orders, found by their own indexes; orders
+/// needing attention have a partial index of their own; a rare refund state
+/// is found from the refunds.
+fn page_index(
+    tx: &Transaction<'_>,
+    g: u64,
+    filter: &OrderFilter,
+) -> Result<String, ProjectionError> {
+    if filter.number.is_some() {
+        return Ok(String::new());
+    }
+    if filter.needs_attention == Some(true) {
+        return Ok(format!("INDEXED BY orders_g{g}_attention"));
+    }
+    if let Some(state) = &filter.refund_state {
+        let refunds: i64 = tx
+            .prepare_cached(&format!(
+                "SELECT COUNT(*) FROM refunds_g{g} WHERE state = ?1"
+            ))?
+            .query_row([state], |row| row.get(0))?;
+        if refunds <= DRIVE_FROM_REFUNDS {
+            return Ok(String::new());
+        }
+    }
+    Ok(match filter.merchant {
+        Some(_) => format!("INDEXED BY orders_g{g}_merchant"),
+        None => format!("INDEXED BY orders_g{g}_created"),
+    })
 }
 
 /// The serving generation of a projection and its checkpoint.
@@ -350,12 +452,16 @@ fn order_filter(filter: &OrderFilter, g: u64) -> (Vec<String>, Vec<Value>) {
             args.len()
         ));
     }
+    // A literal, not a parameter: SQLite uses the partial index of orders
+    // needing attention only when the query says `needs_attention = 1`.
+    if let Some(flag) = filter.needs_attention {
+        clauses.push(format!("needs_attention = {}", i64::from(flag)));
+    }
     let ranges = [
         ("created_ms >=", filter.created_from.map(millis)),
         ("created_ms <", filter.created_to.map(millis)),
         ("amount_fen >=", filter.amount_min.map(Amount::to_fen)),
         ("amount_fen <=", filter.amount_max.map(Amount::to_fen)),
-        ("needs_attention =", filter.needs_attention.map(i64::from)),
     ];
     for (test, value) in ranges {
         if let Some(value) = value {

@@ -42,6 +42,22 @@ pub struct OrderPage {
     pub next: Option<crate::PageAfter>,
 }
 
+/// One page of refunds, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefundPage {
+    pub refunds: Vec<RefundView>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<crate::RefundAfter>,
+}
+
+/// One page of the manual-intervention queue, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttentionPage {
+    pub items: Vec<AttentionView>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<crate::AttentionAfter>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RefundView {
     pub order_id: String,

@@ -53,8 +53,16 @@ async fn snapshot(models: &ReadModels) -> String {
         .orders(OrderFilter::default(), None, 500)
         .await
         .expect("orders");
-    let refunds = models.refunds(None, None, 500).await.expect("refunds");
-    let attention = models.attention(None, 500).await.expect("attention");
+    let refunds = models
+        .refunds(None, None, None, 500)
+        .await
+        .expect("refunds")
+        .refunds;
+    let attention = models
+        .attention(None, None, 500)
+        .await
+        .expect("attention")
+        .items;
     let daily = models.daily_totals(None, None, None).await.expect("daily");
     format!("{orders:#?}\n{refunds:#?}\n{attention:#?}\n{daily:#?}")
 }

@@ -9,18 +9,25 @@ function beijingDay(days = 0) {
   return at.toISOString().slice(0, 10);
 }
 
-function merchantInput(value = "") {
+function merchantInput(required = false) {
   return session.me.merchant
     ? h("input", { name: "merchant", value: session.me.merchant, readonly: true })
-    : h("input", { name: "merchant", value, placeholder: "all merchants" });
+    : h("input", { name: "merchant", required, placeholder: required ? "merchant id" : "all merchants" });
 }
 
 // ---- manual queue -------------------------------------------------------
 
 export async function queueScreen() {
-  const data = await gql(`{ manualInterventions(first: 500) { orderId merchant outTradeNo provider amount status
-    abandonReason reversalReason reversalAttempts since lastProviderCode lastProviderMessage } }`);
-  const rows = data.manualInterventions.map((item) => [
+  const items = [];
+  let after = null;
+  do {
+    const data = await gql(`query($after: String) { manualInterventions(first: 500, after: $after) {
+      nodes { orderId merchant outTradeNo provider amount status abandonReason reversalReason
+        reversalAttempts since lastProviderCode lastProviderMessage } endCursor hasNextPage } }`, { after });
+    items.push(...data.manualInterventions.nodes);
+    after = data.manualInterventions.hasNextPage ? data.manualInterventions.endCursor : null;
+  } while (after);
+  const rows = items.map((item) => [
     when(item.since), item.merchant,
     h("a", { href: `#/order/${encodeURIComponent(item.orderId)}` }, item.outTradeNo),
     item.provider, yuan(item.amount), item.status,
@@ -67,10 +74,11 @@ async function resolve(item) {
 
 // ---- reconciliation -----------------------------------------------------
 
+/** A day's figures; its discrepancies are read when the day is opened. */
 const REPORT = `provider merchant day runs ranAt billSource open shortCount shortTotal longCount longTotal net
-  matchedPayments matchedRefunds matchedReversals bill { paymentCount } ledger { paymentCount } warnings
-  discrepancies { id status kind subject order outRefundNo billAmount ledgerAmount detail foundAt
-    resolution { outcome by note at } }`;
+  matchedPayments matchedRefunds matchedReversals bill { paymentCount } ledger { paymentCount } warnings`;
+const DISCREPANCIES = `discrepancies { id status kind subject order outRefundNo billAmount ledgerAmount detail
+  foundAt resolution { outcome by note at } }`;
 
 export async function reconciliationScreen() {
   const form = h("form", { class: "filters" },
@@ -80,6 +88,8 @@ export async function reconciliationScreen() {
     field("To", h("input", { type: "date", name: "to", value: beijingDay(-1) })),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Show")));
   const results = h("div");
+  /** The days whose discrepancies are shown, kept across reloads. */
+  const opened = new Set();
   const runForm = can("OPERATOR") ? runDay() : null;
   const load = async () => {
     const v = Object.fromEntries(new FormData(form).entries());
@@ -104,7 +114,7 @@ export async function reconciliationScreen() {
   function runDay() {
     const run = h("form", { class: "filters run" },
       h("h2", {}, "Run a day"),
-      field("Merchant", merchantInput()),
+      field("Merchant", merchantInput(true)),
       field("Wallet", select("provider", [["WECHATPAY", "WeChat Pay"], ["ALIPAY", "Alipay"]])),
       field("Day (Beijing)", h("input", { type: "date", name: "day", value: beijingDay(-1), required: true })),
       h("div", { class: "actions" }, h("button", { type: "submit" }, "Download the bill and reconcile")));
@@ -126,18 +136,33 @@ export async function reconciliationScreen() {
   }
 
   function report(r) {
-    const rows = r.discrepancies.map((d) => [d.status, d.kind, d.subject, d.order ?? "", d.outRefundNo ?? "",
-      yuan(d.billAmount), yuan(d.ledgerAmount), d.detail,
-      d.resolution ? `${d.resolution.outcome} by ${d.resolution.by}: ${d.resolution.note}` :
-        (d.status === "open" && can("OPERATOR") ? h("button", { type: "button", onclick: () => resolveDiscrepancy(r, d) }, "Resolve…") : "")]);
+    const key = `${r.provider}/${r.merchant}/${r.day}`;
+    const details = h("div");
+    const open = async () => {
+      opened.add(key);
+      try {
+        const data = await gql(`query($p: ProviderName!, $m: String!, $d: String!) {
+          reconciliationReport(provider: $p, merchant: $m, day: $d) { ${DISCREPANCIES} } }`,
+        { p: r.provider.toUpperCase(), m: r.merchant, d: r.day });
+        const rows = (data.reconciliationReport?.discrepancies ?? []).map((d) => [d.status, d.kind, d.subject,
+          d.order ?? "", d.outRefundNo ?? "", yuan(d.billAmount), yuan(d.ledgerAmount), d.detail,
+          d.resolution ? `${d.resolution.outcome} by ${d.resolution.by}: ${d.resolution.note}` :
+            (d.status === "open" && can("OPERATOR") ? h("button", { type: "button", onclick: () => resolveDiscrepancy(r, d) }, "Resolve…") : "")]);
+        details.replaceChildren(table("Discrepancies, open first",
+          ["Status", "Kind", "Subject", "Order", "Refund", "Bill", "Ledger", "Detail", "Resolution"], rows));
+      } catch (error) {
+        details.replaceChildren(h("p", { class: "error", role: "alert" }, `${error.code}: ${error.message}`));
+      }
+    };
     return h("section", { class: `report ${r.open ? "open" : "clean"}` },
       h("h2", {}, `${r.day} · ${r.provider} · ${r.merchant}`),
       h("p", {}, r.open === 0 ? "Clean: no open discrepancy." :
         `${r.open} open: 短款 ${r.shortCount} (${yuan(r.shortTotal)}), 长款 ${r.longCount} (${yuan(r.longTotal)}), net ${yuan(r.net)}.`,
       ` Bill ${r.bill.paymentCount} payments, ledger ${r.ledger.paymentCount}; ${r.runs} runs, last ${when(r.ranAt)}.`),
       r.warnings.length ? h("p", { class: "warning" }, `Warnings: ${r.warnings.join("; ")}`) : null,
-      r.discrepancies.length ? table("Discrepancies, open first",
-        ["Status", "Kind", "Subject", "Order", "Refund", "Bill", "Ledger", "Detail", "Resolution"], rows) : null);
+      h("button", { type: "button", onclick: open, "aria-expanded": String(opened.has(key)) }, "Discrepancies"),
+      details,
+      opened.has(key) ? (open(), null) : null);
   }
 
   async function resolveDiscrepancy(r, d) {
@@ -158,7 +183,8 @@ export async function reconciliationScreen() {
         resolveDiscrepancy(provider: $p, merchant: $m, day: $d, id: $id, outcome: $o, note: $n) { open } }`,
       { p: r.provider.toUpperCase(), m: r.merchant, d: r.day, id: d.id, o: values.outcome, n: values.note });
       toast("Resolution recorded.", "ok");
-      load();
+      // The list again (the open counts moved); days that were open reopen.
+      await load();
     } catch (error) {
       toast(`${error.code}: ${error.message}`, "error");
     }

@@ -324,6 +324,27 @@ async fn screenshot(c: &Client, name: &str) {
     std::fs::write(Path::new(&dir).join(format!("{name}.png")), png).expect("written");
 }
 
+/// An order's id, asked with the admin token.
+async fn order_id(base: &str, merchant: &str, number: &str) -> String {
+    let query = format!(r#"{{ order(merchant: "{merchant}", outTradeNo: "{number}") {{ id }} }}"#);
+    let answer = http()
+        .post(format!("{base}/graphql"))
+        .header("authorization", format!("Bearer {ADMIN}"))
+        .header("content-type", "application/json")
+        .body(json!({ "query": query }).to_string())
+        .send()
+        .await
+        .expect("an answer")
+        .text()
+        .await
+        .expect("a body");
+    let answer: Value = serde_json::from_str(&answer).expect("JSON");
+    answer["data"]["order"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned()
+}
+
 async fn sign_in(c: &Client, base: &str, token: &str) {
     c.goto(&format!("{base}/#/orders"))
         .await
@@ -334,8 +355,18 @@ async fn sign_in(c: &Client, base: &str, token: &str) {
     {
         click(c, "#sign-out").await;
     }
-    fill(c, "input[name=token]", token).await;
-    click(c, "form.sign-in button[type=submit]").await;
+    // By keyboard: the token field has the focus; Enter signs in.
+    let focused = c.active_element().await.expect("a focused element");
+    assert_eq!(
+        focused.attr("name").await.expect("an attribute").as_deref(),
+        Some("token"),
+        "the sign-in screen puts the focus on the token field"
+    );
+    focused.send_keys(token).await.expect("typed");
+    focused
+        .send_keys(&fantoccini::key::Key::Enter.to_string())
+        .await
+        .expect("Enter");
     c.wait()
         .for_element(Locator::Css("table.orders, .results p"))
         .await
@@ -476,27 +507,7 @@ async fn a_day_at_the_console_in_a_real_browser() {
     assert!(!buttons(&c).await.iter().any(|b| b.contains("reconcile")));
 
     // An operator scoped to `demo` never sees `other`'s order, listed or by id.
-    let other_id = {
-        let answer = http()
-            .post(format!("{base}/graphql"))
-            .header("authorization", format!("Bearer {ADMIN}"))
-            .header("content-type", "application/json")
-            .body(
-                json!({ "query": r#"{ order(merchant: "other", outTradeNo: "other-1") { id } }"# })
-                    .to_string(),
-            )
-            .send()
-            .await
-            .expect("an answer")
-            .text()
-            .await
-            .expect("a body");
-        let answer: Value = serde_json::from_str(&answer).expect("JSON");
-        answer["data"]["order"]["id"]
-            .as_str()
-            .expect("an id")
-            .to_owned()
-    };
+    let other_id = order_id(&base, "other", "other-1").await;
     sign_in(&c, &base, SCOPED).await;
     until_text(&c, "olga · operator · demo").await;
     until_text(&c, "console-live").await;

@@ -118,11 +118,11 @@ async fn queries_from_the_recorded_log_match_the_golden_answers() {
         ),
         (
             "refunds",
-            "{ refunds { outTradeNo outRefundNo amount state } }",
+            "{ refunds { nodes { outTradeNo outRefundNo amount state } hasNextPage } }",
         ),
         (
             "manual_interventions",
-            "{ manualInterventions { outTradeNo provider amount status abandonReason reversalReason reversalAttempts since lastProviderCode lastProviderMessage } }",
+            "{ manualInterventions { nodes { outTradeNo provider amount status abandonReason reversalReason reversalAttempts since lastProviderCode lastProviderMessage } hasNextPage } }",
         ),
         (
             "daily_totals",
@@ -203,8 +203,8 @@ fn operations(demo_order_id: &str) -> Vec<(&'static str, String, Role)> {
         ("order by number", ORDER_QUERY.to_owned(), Role::Viewer),
         ("order by id", format!(r#"{{ order(id: "{demo_order_id}") {{ outTradeNo refunds {{ amount }} history {{ eventType }} }} }}"#), Role::Viewer),
         ("orders of demo", r#"{ orders(filter: { merchant: "demo" }) { nodes { outTradeNo refunds { amount } } endCursor } }"#.to_owned(), Role::Viewer),
-        ("refunds of demo", r#"{ refunds(merchant: "demo") { outTradeNo amount } }"#.to_owned(), Role::Viewer),
-        ("queue of demo", r#"{ manualInterventions(merchant: "demo") { outTradeNo } }"#.to_owned(), Role::Viewer),
+        ("refunds of demo", r#"{ refunds(merchant: "demo") { nodes { outTradeNo amount } } }"#.to_owned(), Role::Viewer),
+        ("queue of demo", r#"{ manualInterventions(merchant: "demo") { nodes { outTradeNo } } }"#.to_owned(), Role::Viewer),
         ("daily totals of demo", r#"{ dailyTotals(merchant: "demo") { paid } }"#.to_owned(), Role::Viewer),
         ("refund", r#"mutation { requestRefund(merchant: "demo", outTradeNo: "wx-paid", outRefundNo: "r-matrix", amount: "1.00") { position } }"#.to_owned(), Role::Operator),
         ("reversal", r#"mutation { requestReversal(merchant: "demo", outTradeNo: "wx-expired") { position } }"#.to_owned(), Role::Operator),
@@ -268,10 +268,10 @@ async fn an_order_of_another_merchant_by_id_reads_as_missing() {
     let query = format!(r#"{{ order(id: "{demo_id}") {{ outTradeNo history {{ eventType }} }} }}"#);
     let (_, answer) = post(&w.router, Some("viewer-other"), &query).await;
     assert_eq!(answer, json!({ "data": { "order": null } }));
-    let (_, answer) = post(&w.router, Some("viewer-other"), "{ orders { nodes { outTradeNo } } refunds { amount } manualInterventions { amount } dailyTotals { paid } }").await;
+    let (_, answer) = post(&w.router, Some("viewer-other"), "{ orders { nodes { outTradeNo } } refunds { nodes { amount } } manualInterventions { nodes { amount } } dailyTotals { paid } }").await;
     assert_eq!(
         answer["data"],
-        json!({ "orders": { "nodes": [] }, "refunds": [], "manualInterventions": [], "dailyTotals": [] })
+        json!({ "orders": { "nodes": [] }, "refunds": { "nodes": [] }, "manualInterventions": { "nodes": [] }, "dailyTotals": [] })
     );
 }
 
@@ -303,6 +303,73 @@ async fn a_cursor_from_another_scope_or_filter_is_refused() {
     assert_eq!(codes(&answer), ["BAD_CURSOR"]);
 }
 
+/// Refunds and the manual queue page by cursor like orders: every row
+/// once, in order; a cursor of one list is refused by another.
+#[tokio::test]
+async fn refunds_and_the_queue_page_by_cursor() {
+    let w = world().await;
+    let (_, all) = post(
+        &w.router,
+        Some("admin"),
+        "{ refunds(first: 500) { nodes { outRefundNo outTradeNo } } }",
+    )
+    .await;
+    let all = all["data"]["refunds"]["nodes"]
+        .as_array()
+        .expect("refunds")
+        .clone();
+    assert!(all.len() >= 2, "the fixture has refunds: {all:?}");
+    let mut paged = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let after_arg = after
+            .as_ref()
+            .map(|c| format!(r#", after: "{c}""#))
+            .unwrap_or_default();
+        let query = format!(
+            "{{ refunds(first: 1{after_arg}) {{ nodes {{ outRefundNo outTradeNo }} endCursor hasNextPage }} }}"
+        );
+        let (_, page) = post(&w.router, Some("admin"), &query).await;
+        let page = &page["data"]["refunds"];
+        paged.extend(page["nodes"].as_array().expect("nodes").iter().cloned());
+        if page["hasNextPage"] != json!(true) {
+            break;
+        }
+        after = page["endCursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(paged, all, "pages of one join into the whole list");
+    let (_, first) = post(
+        &w.router,
+        Some("admin"),
+        "{ refunds(first: 1) { endCursor } }",
+    )
+    .await;
+    let cursor = first["data"]["refunds"]["endCursor"]
+        .as_str()
+        .expect("a cursor");
+    for query in [
+        format!(r#"{{ manualInterventions(after: "{cursor}") {{ nodes {{ outTradeNo }} }} }}"#),
+        format!(r#"{{ orders(after: "{cursor}") {{ nodes {{ outTradeNo }} }} }}"#),
+    ] {
+        let (_, answer) = post(&w.router, Some("admin"), &query).await;
+        assert_eq!(codes(&answer), ["BAD_CURSOR"], "{answer}");
+    }
+    let (_, queue) = post(
+        &w.router,
+        Some("admin"),
+        "{ manualInterventions(first: 1) { nodes { outTradeNo } hasNextPage endCursor } }",
+    )
+    .await;
+    assert_eq!(
+        queue["data"]["manualInterventions"]["nodes"],
+        json!([{ "outTradeNo": "ali-stuck" }])
+    );
+    assert_eq!(
+        queue["data"]["manualInterventions"]["hasNextPage"],
+        json!(false)
+    );
+}
+
 #[tokio::test]
 async fn a_manual_resolution_answers_from_the_read_model_after_it_caught_up() {
     let w = world().await;
@@ -316,11 +383,11 @@ async fn a_manual_resolution_answers_from_the_read_model_after_it_caught_up() {
     let (_, queue) = post(
         &w.router,
         Some("operator-demo"),
-        "{ manualInterventions { outTradeNo } }",
+        "{ manualInterventions { nodes { outTradeNo } } }",
     )
     .await;
     assert_eq!(
-        queue["data"]["manualInterventions"],
+        queue["data"]["manualInterventions"]["nodes"],
         json!([{ "outTradeNo": "ali-stuck" }])
     );
     let (_, answer) = post(
@@ -346,10 +413,10 @@ async fn a_manual_resolution_answers_from_the_read_model_after_it_caught_up() {
     let (_, queue) = post(
         &w.router,
         Some("operator-demo"),
-        "{ manualInterventions { outTradeNo } }",
+        "{ manualInterventions { nodes { outTradeNo } } }",
     )
     .await;
-    assert_eq!(queue["data"]["manualInterventions"], json!([]));
+    assert_eq!(queue["data"]["manualInterventions"]["nodes"], json!([]));
     // Through the payment process: the gauge follows without a restart.
     assert_eq!(w.office.process.manual_queue_size(), 0);
     let (_, again) = post(&w.router, Some("operator-demo"), r#"mutation { resolveManually(merchant: "demo", outTradeNo: "ali-stuck", outcome: REVERSED, note: "twice") { position } }"#).await;

@@ -17,7 +17,9 @@ use paycode_domain::{
     ManualOutcome, ManualReversalReason, MerchantId, Money, OrderCommand, OutRefundNo, OutTradeNo,
     RefundResolution,
 };
-use paycode_projections::{OrderFilter, OrderKey, PageAfter, Projection};
+use paycode_projections::{
+    AttentionAfter, OrderFilter, OrderKey, PageAfter, Projection, RefundAfter,
+};
 use serde::{Deserialize, Serialize};
 
 use super::BackOffice;
@@ -25,9 +27,9 @@ use super::auth::{Principal, Role};
 use super::error::{BackOfficeError, GqlResult, OrGraphql as _};
 use super::reconciliation::{ReconciliationReport, ReconciliationRun, ResolutionOutcomeKind};
 use super::types::{
-    DailyTotal, ManualIntervention, ManualOutcomeKind, Me, Order, OrderFilterInput, OrderPage,
-    OrderStatus, Position, ProjectionState, ProviderName, Refund, RefundResolutionKind,
-    WriteResult,
+    DailyTotal, ManualIntervention, ManualInterventionPage, ManualOutcomeKind, Me, Order,
+    OrderFilterInput, OrderPage, OrderStatus, Position, ProjectionState, ProviderName, Refund,
+    RefundPage, RefundResolutionKind, WriteResult,
 };
 
 /// The page size when the client names none.
@@ -87,34 +89,53 @@ pub(super) fn page_cost(first: Option<i32>, child_complexity: usize) -> usize {
     1 + usize::try_from(items).unwrap_or(1) * child_complexity
 }
 
-/// What an opaque cursor holds: where the page continues, bound to the
-/// caller's scope and the query's merchant filter. A cursor made under
-/// another scope or filter is refused, so it can never widen a query.
+/// What an opaque cursor holds: where the page continues in which list,
+/// bound to the caller's scope and the query's merchant filter. A cursor
+/// made under another scope or filter, or for another list, is refused, so
+/// it can never widen a query.
 #[derive(Debug, Serialize, Deserialize)]
-struct Cursor {
+struct Cursor<A> {
+    list: String,
     scope: String,
     merchant: Option<String>,
-    after: PageAfter,
+    after: A,
 }
 
-fn encode_cursor(cursor: &Cursor) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(cursor).unwrap_or_default())
+/// Encodes where `list` continues, for `p` under the merchant filter `merchant`.
+fn encode_cursor<A: Serialize>(
+    list: &str,
+    p: &Principal,
+    merchant: &Option<String>,
+    after: A,
+) -> String {
+    let cursor = Cursor {
+        list: list.to_owned(),
+        scope: p.scope_key().to_owned(),
+        merchant: merchant.clone(),
+        after,
+    };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
 }
 
-fn decode_cursor(text: &str, scope: &str, merchant: &Option<String>) -> GqlResult<PageAfter> {
-    let cursor: Cursor = URL_SAFE_NO_PAD
+fn decode_cursor<A: serde::de::DeserializeOwned>(
+    text: &str,
+    list: &str,
+    p: &Principal,
+    merchant: &Option<String>,
+) -> GqlResult<A> {
+    let not_ours =
+        || BackOfficeError::BadCursor("the cursor is not one this API issued").into_graphql();
+    let cursor: Cursor<serde_json::Value> = URL_SAFE_NO_PAD
         .decode(text)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| {
-            BackOfficeError::BadCursor("the cursor is not one this API issued").into_graphql()
-        })?;
-    if cursor.scope != scope || &cursor.merchant != merchant {
+        .ok_or_else(not_ours)?;
+    if cursor.list != list || cursor.scope != p.scope_key() || &cursor.merchant != merchant {
         return Err(
             BackOfficeError::BadCursor("the cursor belongs to another query").into_graphql(),
         );
     }
-    Ok(cursor.after)
+    serde_json::from_value(cursor.after).map_err(|_| not_ours())
 }
 
 fn amount(text: Option<String>) -> GqlResult<Option<paycode_domain::Amount>> {
@@ -193,7 +214,7 @@ impl Query {
         let filter = filter.unwrap_or_default();
         let merchant = p.merchant_filter(filter.merchant).gql()?;
         let after = after
-            .map(|c| decode_cursor(&c, p.scope_key(), &merchant))
+            .map(|c| decode_cursor::<PageAfter>(&c, "orders", p, &merchant))
             .transpose()?;
         let text =
             |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
@@ -216,13 +237,9 @@ impl Query {
             .orders(query.clone(), after, limit(first)?)
             .await
             .gql()?;
-        let end_cursor = page.next.map(|after| {
-            encode_cursor(&Cursor {
-                scope: p.scope_key().to_owned(),
-                merchant,
-                after,
-            })
-        });
+        let end_cursor = page
+            .next
+            .map(|after| encode_cursor("orders", p, &merchant, after));
         Ok(OrderPage {
             has_next_page: end_cursor.is_some(),
             end_cursor,
@@ -236,7 +253,8 @@ impl Query {
         })
     }
 
-    /// Refunds, newest first.
+    /// Refunds, newest first, a page at a time; of one merchant, and of
+    /// one order when given.
     #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn refunds(
         &self,
@@ -244,41 +262,65 @@ impl Query {
         merchant: Option<String>,
         out_trade_no: Option<String>,
         first: Option<i32>,
-    ) -> GqlResult<Vec<Refund>> {
+        after: Option<String>,
+    ) -> GqlResult<RefundPage> {
         let p = reader(ctx)?;
         let merchant = p.merchant_filter(merchant).gql()?;
-        let rows = office(ctx)
+        let after = after
+            .map(|c| decode_cursor::<RefundAfter>(&c, "refunds", p, &merchant))
+            .transpose()?;
+        let page = office(ctx)
             .models
-            .refunds(merchant, out_trade_no, limit(first)?)
+            .refunds(merchant.clone(), out_trade_no, after, limit(first)?)
             .await
             .gql()?;
-        Ok(rows
-            .into_iter()
-            .filter(|r| p.sees(&r.merchant))
-            .map(Refund::from)
-            .collect())
+        let end_cursor = page
+            .next
+            .map(|after| encode_cursor("refunds", p, &merchant, after));
+        Ok(RefundPage {
+            has_next_page: end_cursor.is_some(),
+            end_cursor,
+            nodes: page
+                .refunds
+                .into_iter()
+                .filter(|r| p.sees(&r.merchant))
+                .map(Refund::from)
+                .collect(),
+        })
     }
 
-    /// The manual-intervention queue, oldest first.
+    /// The manual-intervention queue, oldest first, a page at a time.
     #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn manual_interventions(
         &self,
         ctx: &Context<'_>,
         merchant: Option<String>,
         first: Option<i32>,
-    ) -> GqlResult<Vec<ManualIntervention>> {
+        after: Option<String>,
+    ) -> GqlResult<ManualInterventionPage> {
         let p = reader(ctx)?;
         let merchant = p.merchant_filter(merchant).gql()?;
-        let rows = office(ctx)
+        let after = after
+            .map(|c| decode_cursor::<AttentionAfter>(&c, "manualInterventions", p, &merchant))
+            .transpose()?;
+        let page = office(ctx)
             .models
-            .attention(merchant, limit(first)?)
+            .attention(merchant.clone(), after, limit(first)?)
             .await
             .gql()?;
-        Ok(rows
-            .into_iter()
-            .filter(|r| p.sees(&r.merchant))
-            .map(ManualIntervention::from)
-            .collect())
+        let end_cursor = page
+            .next
+            .map(|after| encode_cursor("manualInterventions", p, &merchant, after));
+        Ok(ManualInterventionPage {
+            has_next_page: end_cursor.is_some(),
+            end_cursor,
+            nodes: page
+                .items
+                .into_iter()
+                .filter(|r| p.sees(&r.merchant))
+                .map(ManualIntervention::from)
+                .collect(),
+        })
     }
 
     /// Totals per merchant, provider and Beijing day; `from` and `to` inclusive.

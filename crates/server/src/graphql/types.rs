@@ -163,11 +163,12 @@ impl Order {
             .refunds(
                 Some(self.merchant.clone()),
                 Some(self.out_trade_no.clone()),
+                None,
                 paycode_projections::MAX_PAGE,
             )
             .await
             .gql()?;
-        Ok(rows.into_iter().map(Refund::from).collect())
+        Ok(rows.refunds.into_iter().map(Refund::from).collect())
     }
 
     /// The order's events, oldest first, read from its stream in the log:
@@ -484,6 +485,24 @@ pub struct OrderTotals {
     pub count: i64,
     /// The sum of their amounts, in yuan.
     pub amount: String,
+}
+
+/// A page of refunds, newest first.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct RefundPage {
+    pub nodes: Vec<Refund>,
+    /// Pass as `after` for the next page; `null` on the last page.
+    pub end_cursor: Option<String>,
+    pub has_next_page: bool,
+}
+
+/// A page of the manual-intervention queue, oldest first.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct ManualInterventionPage {
+    pub nodes: Vec<ManualIntervention>,
+    /// Pass as `after` for the next page; `null` on the last page.
+    pub end_cursor: Option<String>,
+    pub has_next_page: bool,
 }
 
 /// What a write answers: the log position it reached, whether the read

@@ -118,7 +118,7 @@ async fn session(socket: WebSocket, state: GraphqlState, protocol: WebSocketProt
                 let (code, reason) = close_code(protocol, &handshake, code, reason);
                 let frame = CloseFrame {
                     code,
-                    reason: reason.into(),
+                    reason: within_close_frame(reason).into(),
                 };
                 let _ = sink.send(Message::Close(Some(frame))).await;
                 break;
@@ -128,6 +128,21 @@ async fn session(socket: WebSocket, state: GraphqlState, protocol: WebSocketProt
             break;
         }
     }
+}
+
+/// A close frame's reason holds at most 123 bytes (RFC 6455 5.5: a control
+/// frame carries 125, two of them the code); a longer one, such as a JSON
+/// parser's message, would make the frame itself fail to send.
+fn within_close_frame(mut reason: String) -> String {
+    const MAX: usize = 123;
+    if reason.len() > MAX {
+        let mut end = MAX;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    reason
 }
 
 /// The protocol's close code for what async-graphql closed with.
@@ -146,7 +161,21 @@ fn close_code(
         1011 => (4401, "Unauthorized".into()),
         // async-graphql: the init callback refused, or a message did not parse.
         1002 if handshake.refused.load(Ordering::SeqCst) => (4403, "Forbidden".into()),
-        1002 => (4400, reason),
+        1002 => (4400, format!("Invalid message: {reason}")),
         other => (other, reason),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_close_reason_is_cut_to_the_frame_at_a_character_boundary() {
+        assert_eq!(within_close_frame("short".into()), "short");
+        let long = "无".repeat(50); // 150 bytes, 3 per character
+        let cut = within_close_frame(long);
+        assert_eq!(cut.len(), 123);
+        assert_eq!(cut, "无".repeat(41));
     }
 }
