@@ -820,6 +820,63 @@ async fn order_updates_reach_only_subscribers_who_may_see_them() {
     );
 }
 
+/// An update carries its event's log position; a subscriber that resumes
+/// after it gets every later change and none before it.
+#[tokio::test]
+async fn an_update_carries_its_event_position_and_resuming_after_it_misses_nothing() {
+    let w = world().await;
+    let schema = paycode_server::graphql::schema(w.office.clone());
+    let head = w.store.head().await.expect("head");
+    let orders = w.office.process.orders().clone();
+    for number in ["p-1", "p-2", "p-3"] {
+        new_order(&orders, "demo", number).await;
+    }
+    let follow = |after: u64| {
+        let request = async_graphql::Request::new(format!(
+            "subscription {{ orderUpdates(after: {after}) {{ outTradeNo asOf }} }}"
+        ))
+        .data(principal("admin"));
+        schema.execute_stream(request)
+    };
+    let take = |mut stream: futures_util::stream::BoxStream<'static, async_graphql::Response>,
+                n: usize| async move {
+        let mut seen = Vec::new();
+        for _ in 0..n {
+            let update = stream
+                .next()
+                .await
+                .expect("an update")
+                .data
+                .into_json()
+                .expect("JSON");
+            seen.push((
+                update["orderUpdates"]["outTradeNo"]
+                    .as_str()
+                    .expect("a number")
+                    .to_owned(),
+                update["orderUpdates"]["asOf"].as_u64().expect("a position"),
+            ));
+        }
+        seen
+    };
+    let all = take(follow(head), 3).await;
+    assert_eq!(
+        all,
+        [
+            ("p-1".to_owned(), head + 1),
+            ("p-2".to_owned(), head + 2),
+            ("p-3".to_owned(), head + 3)
+        ],
+        "each update names its own event's position"
+    );
+    let resumed = take(follow(all[0].1), 2).await;
+    assert_eq!(
+        resumed,
+        all[1..],
+        "resuming after the first misses neither of the others"
+    );
+}
+
 fn id(text: &str) -> paycode_domain::MerchantId {
     paycode_domain::MerchantId::parse(text).expect("an id")
 }

@@ -23,13 +23,16 @@ pub mod error;
 pub mod ops;
 mod reconciliation;
 mod schema;
+mod turns;
 pub mod types;
 mod updates;
 mod websocket;
 
+pub use self::turns::CONCURRENT_QUERIES;
+
 use std::sync::Arc;
 
-use async_graphql::Schema;
+use async_graphql::{Executor as _, Schema};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
@@ -59,12 +62,6 @@ pub const MAX_COMPLEXITY: usize = 20_000;
 /// Connections (SQLite: and blocking threads) of the back office's own
 /// reads of the log: order histories and subscriptions.
 pub const BACK_OFFICE_LOG_CONNECTIONS: usize = 2;
-/// Queries running at once on a node; the others wait their turn. One: on
-/// two cores a query then takes at most one core from the payment process,
-/// however many viewers ask. Mutations are not held behind them (an
-/// operator's refund waits for the provider, and must not wait for a
-/// viewer's page).
-pub const CONCURRENT_QUERIES: usize = 1;
 
 pub type BackOfficeSchema = Schema<Query, Mutation, Subscription>;
 
@@ -139,18 +136,16 @@ pub fn sdl() -> String {
 
 #[derive(Clone)]
 pub(crate) struct GraphqlState {
-    pub(crate) schema: BackOfficeSchema,
+    /// The schema, with queries taking turns.
+    pub(crate) executor: turns::Turns,
     pub(crate) operators: Arc<Operators>,
-    /// [`CONCURRENT_QUERIES`] permits.
-    queries: Arc<tokio::sync::Semaphore>,
 }
 
 /// The `/graphql` routes.
 pub fn routes(office: BackOffice) -> Router {
     let state = GraphqlState {
         operators: Arc::clone(&office.operators),
-        schema: build(Some(office)),
-        queries: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_QUERIES)),
+        executor: turns::Turns::new(build(Some(office))),
     };
     Router::new()
         .route("/graphql", get(crate::console::graphiql).post(execute))
@@ -206,28 +201,8 @@ async fn execute(State(state): State<GraphqlState>, headers: HeaderMap, body: Bo
             );
         }
     };
-    // Never closed, so acquiring cannot fail.
-    let _turn = match is_mutation(&request) {
-        true => None,
-        false => state.queries.clone().acquire_owned().await.ok(),
-    };
-    let response = state.schema.execute(request.data(principal)).await;
+    let response = state.executor.execute(request.data(principal)).await;
     json(StatusCode::OK, &response)
-}
-
-/// Whether the operation a request runs is a mutation. A request that does
-/// not parse is not: it fails at once, in its turn.
-fn is_mutation(request: &async_graphql::Request) -> bool {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
-    let operation = match (&document.operations, &request.operation_name) {
-        (DocumentOperations::Single(operation), _) => Some(operation),
-        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name.as_str()),
-        (DocumentOperations::Multiple(_), None) => None,
-    };
-    operation.is_some_and(|o| o.node.ty == OperationType::Mutation)
 }
 
 /// Opens the read models of `config.read_models` on the service's store,

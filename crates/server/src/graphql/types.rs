@@ -103,8 +103,10 @@ pub struct Order {
     pub paid_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
     pub needs_attention: bool,
-    /// The log position this view of the order reflects: a subscriber that
-    /// reconnects passes the last one it saw as `after`.
+    /// A log position: in a query, the one the read model had reached (the
+    /// order reflects every event up to it); in `orderUpdates`, the position
+    /// of the event the update is for, so a subscriber that reconnects
+    /// passes the last one it saw as `after` and misses nothing.
     pub as_of: Position,
     #[graphql(skip)]
     pub stream: String,

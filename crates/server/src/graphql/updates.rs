@@ -10,7 +10,7 @@ use paycode_projections::{OrderKey, ReadModels};
 use paycode_store::Subscription;
 
 use super::auth::Principal;
-use super::types::Order;
+use super::types::{Order, Position};
 
 /// How long an update waits for the read model before it is read anyway.
 const PROJECTION_WAIT: Duration = Duration::from_secs(5);
@@ -55,7 +55,12 @@ impl Updates {
                 && self.merchant.as_ref().is_none_or(|m| *m == row.merchant)
                 && self.status.is_none_or(|s| s == row.status);
             if visible {
-                return Some(Order::from(row));
+                // The event's own position, not the read model's: a client
+                // that resumes after it misses no later event, of this order
+                // or another one the read model had already applied.
+                let mut order = Order::from(row);
+                order.as_of = Position(event.position);
+                return Some(order);
             }
         }
     }

@@ -80,7 +80,7 @@ async fn session(socket: WebSocket, state: GraphqlState, protocol: WebSocketProt
     let handshake = Arc::new(Handshake::default());
     let seen = Arc::clone(&handshake);
     let operators = Arc::clone(&state.operators);
-    let outgoing = async_graphql::http::WebSocket::new(state.schema.clone(), input, protocol)
+    let outgoing = async_graphql::http::WebSocket::new(state.executor.clone(), input, protocol)
         .on_connection_init(move |payload| async move {
             seen.received.store(true, Ordering::SeqCst);
             let header = payload
