@@ -16,6 +16,7 @@
 mod support;
 
 use std::io::BufReader;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -58,11 +59,16 @@ fn chromedriver() -> Option<PathBuf> {
     found
 }
 
-/// chromedriver as a child process, killed when dropped.
+/// chromedriver as a child process in a process group of its own, which
+/// is killed whole when dropped: the Chromium it started goes with it, even
+/// when a failed assertion left the session open (killing chromedriver
+/// alone left Chromium running, using a core, after a failed test).
 struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -73,6 +79,7 @@ async fn browser(chromedriver: &Path) -> (Driver, Client) {
     let driver = Driver(
         Command::new(chromedriver)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
