@@ -73,10 +73,9 @@ pub struct PostgresStore {
     /// The connection settings, for a separate reader's pool.
     config: tokio_postgres::Config,
     schema: SchemaName,
-    sql: Arc<Sql>,
-    pool: deadpool_postgres::Pool,
+    /// Reads, the leases, and the head as this node last saw it.
+    reads: reader::Reads,
     requests: mpsc::Sender<AppendRequest>,
-    head: watch::Receiver<u64>,
     stats: Arc<writer::Counters>,
     /// The listener and the poller: they run until the store is dropped.
     watchers: [JoinHandle<()>; 2],
@@ -86,7 +85,7 @@ impl fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PostgresStore")
             .field("schema", &self.schema)
-            .field("head", &*self.head.borrow())
+            .field("head", &*self.reads.head.borrow())
             .finish()
     }
 }
@@ -124,10 +123,8 @@ impl PostgresStore {
         Ok(PostgresStore {
             config,
             schema,
-            sql,
-            pool,
+            reads: reader::Reads { pool, sql, head },
             requests,
-            head,
             stats,
             watchers,
         })
@@ -162,11 +159,16 @@ impl Leases for PostgresStore {
         owner: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        let client = self.pool.get().await.map_err(StoreError::unavailable)?;
+        let client = self
+            .reads
+            .pool
+            .get()
+            .await
+            .map_err(StoreError::unavailable)?;
         let partition = i32::try_from(partition).map_err(StoreError::unavailable)?;
         let rows = client
             .query(
-                &self.sql.acquire_lease,
+                &self.reads.sql.acquire_lease,
                 &[&partition, &owner, &ttl.as_secs_f64()],
             )
             .await
@@ -212,25 +214,19 @@ impl EventStore for PostgresStore {
         from_version: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        reader::read_stream(&self.pool, &self.sql, stream, from_version, limit).await
+        self.reads.read_stream(stream, from_version, limit).await
     }
 
     async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        reader::read_all(&self.pool, &self.sql, after, limit).await
+        self.reads.read_all(after, limit).await
     }
 
     async fn head(&self) -> Result<u64, StoreError> {
-        reader::head(&self.pool, &self.sql).await
+        self.reads.head().await
     }
 
     fn watch_head(&self) -> watch::Receiver<u64> {
-        self.head.clone()
+        self.reads.watch_head()
     }
 
     fn separate_reader(
@@ -238,10 +234,10 @@ impl EventStore for PostgresStore {
         connections: usize,
     ) -> Result<Option<Arc<dyn EventStore>>, StoreError> {
         let config = role(&self.config, "separate-reader", &self.schema);
-        Ok(Some(Arc::new(reader::SeparateReader {
+        Ok(Some(Arc::new(reader::Reads {
             pool: reader::pool(config, connections)?,
-            sql: self.sql.clone(),
-            head: self.head.clone(),
+            sql: self.reads.sql.clone(),
+            head: self.reads.head.clone(),
         })))
     }
 }

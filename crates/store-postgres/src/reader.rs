@@ -112,18 +112,19 @@ fn decode(row: &Row) -> Result<RecordedEvent, StoreError> {
     })
 }
 
-/// A read-only handle on a schema with a pool of its own (see
-/// `EventStore::separate_reader`): its reads never wait for the store's
-/// connections, nor the store's for its.
+/// Reads of one schema through one pool: the store's own, and as a
+/// read-only handle (see `EventStore::separate_reader`) another with a pool
+/// of its own, whose reads never wait for the store's connections, nor the
+/// store's for its.
 #[derive(Debug)]
-pub(crate) struct SeparateReader {
+pub(crate) struct Reads {
     pub pool: Pool,
     pub sql: std::sync::Arc<Sql>,
     pub head: tokio::sync::watch::Receiver<u64>,
 }
 
 #[async_trait::async_trait]
-impl paycode_store::EventStore for SeparateReader {
+impl paycode_store::EventStore for Reads {
     async fn append(
         &self,
         _: &StreamName,

@@ -544,7 +544,10 @@ pub struct OrderFilterInput {
 }
 
 /// Where a refund stands.
+// `remote`: the domain's states; async-graphql's conversions both ways
+// make the compiler check the two lists of variants are the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "paycode_domain::RefundState")]
 pub enum RefundState {
     Requested,
     Processing,
@@ -557,16 +560,9 @@ pub enum RefundState {
 }
 
 impl RefundState {
-    /// The read model's spelling: the domain's `RefundState::as_str`.
+    /// The read model's spelling: the domain's.
     pub fn as_str(self) -> &'static str {
-        match self {
-            RefundState::Requested => "REQUESTED",
-            RefundState::Processing => "PROCESSING",
-            RefundState::Succeeded => "SUCCEEDED",
-            RefundState::Failed => "FAILED",
-            RefundState::Unknown => "UNKNOWN",
-            RefundState::Abnormal => "ABNORMAL",
-        }
+        paycode_domain::RefundState::from(self).as_str()
     }
 }
 
