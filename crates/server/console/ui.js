@@ -54,14 +54,15 @@ export function toast(message, kind = "info") {
   }, 6000);
 }
 
-/** A table from column headings and rows of cells (text or elements). */
+/** A table from column headings and rows of cells (text or elements), in a
+ * box that scrolls sideways on a narrow screen instead of the page. */
 export function table(caption, headings, rows, attrs = {}) {
-  return h("table", attrs,
+  return h("div", { class: "scroll" }, h("table", attrs,
     h("caption", {}, caption),
     h("thead", {}, h("tr", {}, headings.map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, rows.length === 0
       ? h("tr", {}, h("td", { colspan: headings.length, class: "empty" }, "Nothing here."))
-      : rows.map((cells) => h("tr", {}, cells.map((c) => h("td", {}, c))))));
+      : rows.map((cells) => h("tr", {}, cells.map((c) => h("td", {}, c)))))));
 }
 
 /** A labelled form control. */

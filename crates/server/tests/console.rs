@@ -492,7 +492,42 @@ async fn a_day_at_the_console_in_a_real_browser() {
         .await
         .expect("reconciliation");
     until_text(&c, "Run a day").await;
+    until_text(&c, "No day was reconciled in this range.").await;
+    // Yesterday (Beijing) at the simulator: its bill holds nothing of ours,
+    // and the ledger nothing of that day: a clean day, recorded.
+    fill(&c, "form.run input[name=merchant]", "demo").await;
+    press(&c, "Download the bill and reconcile").await;
+    until_text(&c, "Clean: no open discrepancy.").await;
+    press(&c, "Discrepancies").await;
+    until_text(&c, "Discrepancies, open first").await;
     screenshot(&c, "reconciliation").await;
+
+    // At tablet width the order screen still fits: nothing wider than the
+    // window but the tables, which scroll within their box. Order ids are
+    // UUIDs: nothing in them to escape in a link.
+    c.set_window_size(820, 1180)
+        .await
+        .expect("a tablet-sized window");
+    let console_1 = order_id(&base, "demo", "console-1").await;
+    c.goto(&format!("{base}/#/order/{console_1}"))
+        .await
+        .expect("the order");
+    until_text(&c, "RefundSucceeded").await;
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .expect("a script runs");
+    assert!(
+        overflow.as_i64().is_some_and(|px| px <= 0),
+        "the page scrolls sideways by {overflow} px"
+    );
+    screenshot(&c, "order-tablet").await;
+    c.set_window_size(1280, 900)
+        .await
+        .expect("the desktop window again");
 
     // A viewer reads everything and is offered nothing to do.
     sign_in(&c, &base, VIEWER).await;
