@@ -44,6 +44,8 @@ pub(crate) fn open(path: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "wal_autocheckpoint", 16_384)?;
     // A second thread for SQLite's sorter: a rebuild ends by creating the
     // query indexes (nine on the orders projection), each a sort of every row.
+    // No gain was measured from it alone; docs/benchmarks.md's projections
+    // figures were taken with it on.
     conn.pragma_update(None, "threads", 2)?;
     Ok(conn)
 }
