@@ -12,7 +12,7 @@ help: ## List the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "%-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: ## Start paycode on the embedded store with the simulator and a demo merchant
-	$(CARGO) run --release -p paycode-server --bin paycode -- serve --config crates/server/paycode.demo.toml --store $(STORE) --listen $(LISTEN)
+	$(CARGO) run --release -p paycode-server --features simulator --bin paycode -- serve --config crates/server/paycode.demo.toml --store $(STORE) --listen $(LISTEN)
 
 test: ## Run every test of the workspace
 	$(CARGO) test --workspace --all-targets
@@ -24,7 +24,7 @@ bench: ## Measure and write docs/benchmarks.md (release build)
 	$(if $(PAYCODE_BENCH_POSTGRES_URL),PAYCODE_BENCH_POSTGRES_URL=$(PAYCODE_BENCH_POSTGRES_URL)) $(CARGO) run --release -p paycode-bench -- all --out docs/benchmarks.md
 
 demo: ## Every simulator scenario through the POS API, followed to its final state, as a table
-	$(CARGO) run -p paycode-server --bin paycode-demo
+	$(CARGO) run -p paycode-server --features simulator --bin paycode-demo
 
 schemas: ## Regenerate schemas/events/*.json, schemas/openapi.json and schemas/graphql/schema.graphql
 	PAYCODE_UPDATE_SCHEMAS=1 $(CARGO) test -p paycode-domain --test schemas
@@ -32,8 +32,8 @@ schemas: ## Regenerate schemas/events/*.json, schemas/openapi.json and schemas/g
 	PAYCODE_UPDATE_SCHEMAS=1 $(CARGO) test -p paycode-server --test graphql the_checked_in_sdl_is_the_one_the_code_serves
 
 fixtures: ## Rewrite the recorded log tests/fixtures/orders.jsonl and its golden states
-	PAYCODE_UPDATE_FIXTURES=1 $(CARGO) test -p paycode-app --test recorded_log the_domain_still_writes
-	UPDATE_EXPECT=1 $(CARGO) test -p paycode-app --test recorded_log
+	PAYCODE_UPDATE_FIXTURES=1 $(CARGO) test -p paycode-app --lib tests::recorded_log::the_domain_still_writes
+	UPDATE_EXPECT=1 $(CARGO) test -p paycode-app --lib tests::recorded_log
 
 sim: ## Start the provider simulator with the example config
 	$(CARGO) run -p paycode-sim -- --config crates/simulator/sim.example.toml

@@ -175,7 +175,7 @@ pub fn map_cancel(node: Result<ResponseNode, ProviderError>) -> ReverseAnswer {
         Class::Unknown | Class::Pending | Class::AlreadyPaid => {
             ReverseAnswer::Unknown(Unclear::Provider(raw))
         }
-        Class::Failed | Class::Config => ReverseAnswer::Failed(raw),
+        Class::Failed | Class::Config => ReverseAnswer::Refused(raw),
     }
 }
 

@@ -340,7 +340,7 @@ fn cancel_reads_retry_flag_first_then_action() {
         ReverseAnswer::Unknown(_)
     ));
     assert!(
-        matches!(cancel(r#"{"code":"40004","msg":"Business Failed","sub_code":"ACQ.TRADE_CANCEL_TIME_OUT","retry_flag":"N"}"#), ReverseAnswer::Failed(raw) if raw.code == "ACQ.TRADE_CANCEL_TIME_OUT")
+        matches!(cancel(r#"{"code":"40004","msg":"Business Failed","sub_code":"ACQ.TRADE_CANCEL_TIME_OUT","retry_flag":"N"}"#), ReverseAnswer::Refused(raw) if raw.code == "ACQ.TRADE_CANCEL_TIME_OUT")
     );
     assert!(matches!(
         cancel(r#"{"code":"20000","msg":"Service Currently Unavailable"}"#),

@@ -77,8 +77,8 @@ pub fn reverse(answer: &ReverseAnswer) -> (ReversalOutcome, ProviderReply) {
             (ReversalOutcome::Done { action }, reply(&done.raw))
         }
         ReverseAnswer::RetryAsked(raw) => (ReversalOutcome::RetryAsked, reply(raw)),
-        ReverseAnswer::Failed(raw) => (ReversalOutcome::Refused, reply(raw)),
-        ReverseAnswer::Unknown(unclear) => (ReversalOutcome::Failed, reply(&unclear.raw())),
+        ReverseAnswer::Refused(raw) => (ReversalOutcome::Refused, reply(raw)),
+        ReverseAnswer::Unknown(unclear) => (ReversalOutcome::Unknown, reply(&unclear.raw())),
     }
 }
 

@@ -1,10 +1,14 @@
 //! paycode's use cases, between the pure domain and the outside world.
 //!
-//! - [`orders`]: handle a command against an order stream: load, fold,
-//!   decide, append with the expected version, and try again on a conflict.
+//! - [`process`]: the payment process, the one door through which anything
+//!   changes an order: it calls providers, records their answers, works what
+//!   the domain says is due, and answers the reads of an order.
+//! - [`worker`]: the process's loops: the work list rebuilt from the log,
+//!   the due work, the work leases and following other nodes' appends.
+//! - `streams.rs`: the one event-sourcing engine (load, fold, decide, append
+//!   with the expected version, decide again on a conflict), used by orders
+//!   (`orders.rs`) and reconciliation runs alike.
 //! - [`log`]: the event log as JSON Lines, out of and into a store.
-//! - [`process`]: the payment process manager: calls providers, records
-//!   their answers, and works what the domain says is due.
 //! - [`answers`]: provider answers translated into domain outcomes.
 //! - [`replay`]: every order's state, projected from a store.
 //! - [`reconciliation`]: a provider's daily bill against the ledger, as
@@ -19,11 +23,20 @@ pub mod answers;
 pub mod clock;
 pub mod log;
 pub mod metrics;
-pub mod orders;
+mod orders;
 pub mod process;
 pub mod reconciliation;
 pub mod replay;
+mod streams;
+pub mod worker;
 
 pub use clock::{Clock, IdSource, ManualClock, RandomIds, SequentialIds, SystemClock};
-pub use orders::{AppError, Executed, OrderService};
-pub use process::{NewRefund, PaymentProcess, ProcessError, ProviderDirectory};
+pub use orders::{AppError, Executed, order_stream_name};
+pub use process::{PaymentProcess, ProcessError, ProcessSetup, ProviderDirectory};
+pub use streams::{MAX_CONFLICT_RETRIES, StreamError};
+
+#[cfg(test)]
+mod tests {
+    mod orders;
+    mod recorded_log;
+}

@@ -1,53 +1,24 @@
-//! Handling a command against an order: load the stream, fold it, decide,
-//! append the new events expecting the version that was read.
+//! Orders as streams: how an order is read from and written to the log, and
+//! the per-order command service the payment process writes through.
 //!
-//! Concurrency is settled by the store, never by an in-memory lock alone:
-//! when another writer appended first, the append fails with a conflict, and
-//! the command is decided again on the fresh state (a bounded number of
-//! times). A decision that finds its work already done (the identical
-//! request again) produces no events and returns the current state.
-//!
-//! New event ids come fresh for every decision. Were they derived from the
-//! stream and version instead, two racing writers with different decisions
-//! would carry the same ids, and the loser would read the store's idempotent
-//! answer as its own success.
+//! `OrderService` is crate-private: every change to an order goes through
+//! `PaymentProcess`, which keeps the work list, the manual queue and the
+//! metrics in step with what was appended.
 
 use std::sync::Arc;
 
 use paycode_domain::{
     Context, MerchantId, NewIds, Order, OrderCommand, OrderEvent, OutTradeNo, Policy, Rejection,
-    evolve, order_stream,
+    evolve_checked, order_stream,
 };
-use paycode_store::{EventStore, ExpectedVersion, NewEvent, StoreError, StreamName};
+use paycode_store::{EventStore, RecordedEvent, StreamName};
 
 use crate::clock::{Clock, IdSource};
-use crate::replay::decode;
+use crate::streams::{Aggregate, StreamError, Streams};
 
-/// How often a command is decided again after losing a race for the same
-/// version. Each loss means another writer made progress on this order, so
-/// a handful is plenty; past it the caller gets `Contended` and may retry.
-const MAX_CONFLICT_RETRIES: usize = 8;
-
-/// Events read per call while loading one stream. An order has tens of
-/// events; the bound only keeps a corrupt giant stream from one huge read.
-const LOAD_PAGE: usize = 1_000;
-
-/// What handling a command can end in, shaped by what the caller does.
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    /// The domain refused the command: tell the caller the rule's code.
-    #[error(transparent)]
-    Rejected(#[from] Rejection),
-    /// Too many concurrent writers on one order: the caller may try again.
-    #[error("the order {stream} is being changed concurrently; try again")]
-    Contended { stream: String },
-    /// A stored event cannot be read as an order event: a bug or corruption.
-    #[error("order stream {stream} is corrupt: {reason}")]
-    Corrupt { stream: String, reason: String },
-    /// The store failed: our fault, logged, not the caller's.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
+/// What handling an order command can end in, shaped by what the caller
+/// does: a refusal carries the domain rule's stable code.
+pub type AppError = StreamError<Rejection>;
 
 /// The outcome of a handled command.
 #[derive(Debug, Clone)]
@@ -61,142 +32,99 @@ pub struct Executed {
     pub position: Option<u64>,
 }
 
+impl Aggregate for Order {
+    type Event = OrderEvent;
+
+    fn decode(recorded: &RecordedEvent) -> Result<OrderEvent, String> {
+        OrderEvent::decode(&recorded.event_type, recorded.type_version, &recorded.data)
+            .map_err(|e| e.to_string())
+    }
+
+    fn encode(event: &OrderEvent) -> (&'static str, u32, Vec<u8>) {
+        event.encode()
+    }
+
+    fn fold(state: Option<Order>, event: &OrderEvent) -> Result<Order, String> {
+        evolve_checked(state, event).map_err(|e| e.to_string())
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+/// The stream of one merchant order, as the store names it.
+pub fn order_stream_name(merchant: &MerchantId, out_trade_no: &OutTradeNo) -> StreamName {
+    StreamName::parse(&order_stream(merchant, out_trade_no))
+        .expect("merchant ids and order numbers only hold stream-name characters")
+}
+
 /// Runs order commands against the event store.
 #[derive(Debug, Clone)]
-pub struct OrderService {
-    store: Arc<dyn EventStore>,
+pub(crate) struct OrderService {
+    streams: Streams<Order>,
     policy: Arc<Policy>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdSource>,
 }
 
 impl OrderService {
-    pub fn new(
+    pub(crate) fn new(
         store: Arc<dyn EventStore>,
         policy: Policy,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdSource>,
     ) -> Self {
         OrderService {
-            store,
+            streams: Streams::new(store, ids.clone()),
             policy: Arc::new(policy),
             clock,
             ids,
         }
     }
 
-    pub fn policy(&self) -> &Policy {
+    pub(crate) fn policy(&self) -> &Policy {
         &self.policy
     }
 
     /// The injected clock's time.
-    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
     }
 
-    pub fn store(&self) -> &Arc<dyn EventStore> {
-        &self.store
-    }
-
-    /// The stream of one merchant order.
-    pub fn stream(merchant: &MerchantId, out_trade_no: &OutTradeNo) -> StreamName {
-        StreamName::parse(&order_stream(merchant, out_trade_no))
-            .expect("merchant ids and order numbers only hold stream-name characters")
+    pub(crate) fn store(&self) -> &Arc<dyn EventStore> {
+        self.streams.store()
     }
 
     /// The order's current state, folded from its stream.
-    pub async fn load(&self, stream: &StreamName) -> Result<Option<Order>, AppError> {
-        let mut order = None;
-        let mut from = 1;
-        loop {
-            let page = self.store.read_stream(stream, from, LOAD_PAGE).await?;
-            let Some(last) = page.last() else {
-                return Ok(order);
-            };
-            from = last.version + 1;
-            for recorded in &page {
-                let event = decode(recorded)?;
-                if order.is_none() && !matches!(event, OrderEvent::PaymentRequested(_)) {
-                    return Err(AppError::Corrupt {
-                        stream: stream.as_str().to_owned(),
-                        reason: format!(
-                            "stream opens with {}, not PaymentRequested",
-                            recorded.event_type
-                        ),
-                    });
-                }
-                order = evolve(order, &event);
-            }
-        }
+    pub(crate) async fn load(&self, stream: &StreamName) -> Result<Option<Order>, AppError> {
+        self.streams.load(stream).await
     }
 
     /// Decides `command` on the order of `stream` and appends the result.
-    pub async fn execute(
+    pub(crate) async fn execute(
         &self,
         stream: &StreamName,
         command: &OrderCommand,
     ) -> Result<Executed, AppError> {
-        for _ in 0..MAX_CONFLICT_RETRIES {
-            let order = self.load(stream).await?;
-            let version = order.as_ref().map_or(0, |o| o.version);
-            let ctx = Context {
-                now: self.clock.now(),
-                policy: &self.policy,
-                ids: NewIds::from_uuids(self.ids.new_id(), self.ids.new_id()),
-            };
-            let events = paycode_domain::decide(order.as_ref(), command, &ctx)?;
-            if events.is_empty() {
-                return Ok(Executed {
-                    order,
-                    events,
-                    position: None,
-                });
-            }
-            let expected = match version {
-                0 => ExpectedVersion::NoStream,
-                v => ExpectedVersion::Exact(v),
-            };
-            let batch = self.encode(command, &events);
-            match self.store.append(stream, expected, batch).await {
-                Ok(appended) => {
-                    let order = events.iter().fold(order, evolve);
-                    return Ok(Executed {
-                        order,
-                        events,
-                        position: Some(appended.position),
-                    });
-                }
-                Err(StoreError::Conflict { .. }) => {
-                    tracing::debug!(
-                        stream = stream.as_str(),
-                        command = command.name(),
-                        "lost a race; deciding again"
-                    );
-                }
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(AppError::Contended {
-            stream: stream.as_str().to_owned(),
-        })
-    }
-
-    fn encode(&self, command: &OrderCommand, events: &[OrderEvent]) -> Vec<NewEvent> {
         let metadata = serde_json::json!({ "command": command.name() })
             .to_string()
             .into_bytes();
-        events
-            .iter()
-            .map(|event| {
-                let (event_type, type_version, data) = event.encode();
-                NewEvent {
-                    id: self.ids.new_id(),
-                    event_type: event_type.to_owned(),
-                    type_version,
-                    data,
-                    metadata: metadata.clone(),
-                }
+        let decided = self
+            .streams
+            .execute(stream, &metadata, |order| {
+                let ctx = Context {
+                    now: self.clock.now(),
+                    policy: &self.policy,
+                    ids: NewIds::from_uuids(self.ids.new_id(), self.ids.new_id()),
+                };
+                paycode_domain::decide(order, command, &ctx)
             })
-            .collect()
+            .await?;
+        Ok(Executed {
+            order: decided.state,
+            events: decided.events,
+            position: decided.position,
+        })
     }
 }

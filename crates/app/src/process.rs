@@ -1,11 +1,16 @@
 //! The payment process manager: calls the providers and records every
 //! answer as an event before anything is decided on it (design.md section 4).
 //!
-//! Two doors lead in. [`PaymentProcess::pay`] takes a POS request: it appends
-//! `PaymentRequested` and, only if this call's append created the order,
-//! calls the provider's pay API once. [`PaymentProcess::run_due`] does the
-//! follow-up work the domain says is due (`Order::next_due`): polls, the
-//! deadline tick, reversal calls, refund calls and refund polls.
+//! It is the only door through which anything changes an order: the till's
+//! and the back office's requests come in as typed operations (pay, retry
+//! with a new code, reverse, refund, a person's resolutions), and each keeps
+//! the work list, the manual queue and the metrics in step with what it
+//! appended. [`PaymentProcess::pay`] appends `PaymentRequested` and, only if
+//! this call's append created the order, calls the provider's pay API once.
+//! [`PaymentProcess::run_due`] does the follow-up work the domain says is due
+//! (`Order::next_due`): polls, the deadline tick, reversal calls, refund
+//! calls and refund polls. Its reads ([`PaymentProcess::order`],
+//! [`PaymentProcess::settle`]) fold the order's stream.
 //!
 //! All timers come from the log. The work list is a cache of `next_due` over
 //! open orders: [`PaymentProcess::recover`] rebuilds it from the store at
@@ -23,18 +28,22 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use paycode_domain::{
-    Due, MerchantId, Money, Order, OrderCommand, OutRefundNo, OutTradeNo, Provider as ProviderKind,
-    RequestPayment, Status,
+    AuthCode, Due, ManualOutcome, ManualReversalReason, MerchantId, Order, OrderCommand,
+    OutRefundNo, OutTradeNo, Policy, Provider as ProviderKind, RefundResolution, RequestPayment,
+    RequestRefund, Status, is_order_stream,
 };
 use paycode_provider::{PayRequest, Provider, RefundQueryRequest, RefundRequest, TradeRef};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use paycode_store::{Leases, PARTITIONS, SingleNode, StreamName, Subscription, partition_of};
+use paycode_store::{
+    EventStore, Leases, PARTITIONS, SingleNode, StreamName, Subscription, partition_of,
+};
 
 use crate::answers;
+use crate::clock::{Clock, IdSource};
 use crate::metrics::Metrics;
-use crate::orders::{AppError, Executed, OrderService};
+use crate::orders::{AppError, Executed, OrderService, order_stream_name};
 use crate::reconciliation::BillAccount;
 use crate::replay::project_orders;
 
@@ -151,13 +160,14 @@ impl WorkList {
     }
 }
 
-/// A refund as the POS or the back office asks for it.
+/// What a payment process is built from.
 #[derive(Debug, Clone)]
-pub struct NewRefund {
-    pub out_refund_no: OutRefundNo,
-    pub amount: Money,
-    pub reason: Option<String>,
-    pub by: Option<String>,
+pub struct ProcessSetup {
+    pub store: Arc<dyn EventStore>,
+    pub policy: Policy,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdSource>,
+    pub providers: Arc<ProviderDirectory>,
 }
 
 /// How long a work lease lasts without renewal: a dead node's orders wait
@@ -188,27 +198,21 @@ pub struct PaymentProcess {
 
 impl PaymentProcess {
     /// A process on a store no other node shares: it holds all the work.
-    pub fn new(orders: OrderService, providers: Arc<ProviderDirectory>) -> PaymentProcess {
-        PaymentProcess::with_leases(
-            orders,
-            providers,
-            Arc::new(SingleNode),
-            "single-node".into(),
-        )
+    pub fn new(setup: ProcessSetup) -> PaymentProcess {
+        PaymentProcess::with_leases(setup, Arc::new(SingleNode), "single-node".into())
     }
 
     /// A process that shares the store with other nodes and works only the
     /// partitions whose leases it holds (call `renew_leases` to take them).
     pub fn with_leases(
-        orders: OrderService,
-        providers: Arc<ProviderDirectory>,
+        setup: ProcessSetup,
         leases: Arc<dyn Leases>,
         node: String,
     ) -> PaymentProcess {
         let held = if leases.shared() { 0 } else { u32::MAX };
         PaymentProcess {
-            orders,
-            providers,
+            orders: OrderService::new(setup.store, setup.policy, setup.clock, setup.ids),
+            providers: setup.providers,
             work: Arc::default(),
             metrics: Arc::default(),
             leases,
@@ -226,8 +230,69 @@ impl PaymentProcess {
         self.work().attention.len()
     }
 
-    pub fn orders(&self) -> &OrderService {
-        &self.orders
+    /// Orders with follow-up work on this node's work list (of every
+    /// partition: a node lists the work its leases do not let it do yet).
+    pub fn work_list_size(&self) -> usize {
+        self.work().by_stream.len()
+    }
+
+    /// The deadlines, intervals and bounds the process works by.
+    pub fn policy(&self) -> &Policy {
+        self.orders.policy()
+    }
+
+    /// The process's clock (injected: tests and the demo move it by hand).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.orders.now()
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn EventStore> {
+        self.orders.store()
+    }
+
+    /// A merchant's order as it stands, folded from its stream.
+    pub async fn order(
+        &self,
+        merchant: &MerchantId,
+        out_trade_no: &OutTradeNo,
+    ) -> Result<Option<Order>, AppError> {
+        self.orders
+            .load(&order_stream_name(merchant, out_trade_no))
+            .await
+    }
+
+    /// Long-poll: waits until the order of `executed` settles or `wait`
+    /// passes, re-reading it whenever the log moves.
+    pub async fn settle(
+        &self,
+        mut executed: Executed,
+        wait: Duration,
+    ) -> Result<Executed, AppError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let stream = match &executed.order {
+            Some(order) => order_stream_name(&order.merchant, &order.out_trade_no),
+            None => return Ok(executed),
+        };
+        let mut head = self.store().watch_head();
+        while executed
+            .order
+            .as_ref()
+            .is_some_and(|o| !PaymentProcess::is_settled(o))
+        {
+            // Checked here, not only by the timeout: while other orders keep
+            // the log moving, `changed()` is ready at every turn and a timeout
+            // that is already due never fires, so the loop would reload this
+            // order for as long as the traffic lasts (seen: pending payments
+            // with `wait_seconds: 0` answered after 0.3 to 3.6 s under load).
+            if tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            match tokio::time::timeout_at(deadline, head.changed()).await {
+                Ok(Ok(())) => executed.order = self.orders.load(&stream).await?,
+                Ok(Err(_)) | Err(_) => break,
+            }
+        }
+        Ok(executed)
     }
 
     /// The merchants' provider clients (reconciliation downloads bills with them).
@@ -269,7 +334,7 @@ impl PaymentProcess {
     /// many it holds. A partition whose lease call fails counts as not held:
     /// without a lease, a node stops working those orders rather than risk
     /// working them beside their holder.
-    pub async fn renew_leases(&self) -> u32 {
+    pub(crate) async fn renew_leases(&self) -> u32 {
         let mut held = 0_u32;
         for partition in 0..PARTITIONS {
             match self.leases.acquire(partition, &self.node, LEASE_TTL).await {
@@ -291,22 +356,18 @@ impl PaymentProcess {
 
     /// Whether other nodes share the store: then this node must follow the
     /// log for orders they create, and renew its leases.
-    pub fn shared(&self) -> bool {
+    pub(crate) fn shared(&self) -> bool {
         self.leases.shared()
     }
 
     /// Keeps the work list in step with appends made by other nodes: every
     /// order event from `after` on re-reads its order and its due time.
     /// Runs until the store fails; the caller restarts it.
-    pub async fn follow_log(&self, after: u64) -> Result<(), AppError> {
+    pub(crate) async fn follow_log(&self, after: u64) -> Result<(), AppError> {
         let mut subscription = Subscription::new(self.orders.store().clone(), after);
         loop {
             let event = subscription.next().await?;
-            if !event
-                .stream
-                .as_str()
-                .starts_with(crate::replay::ORDER_STREAM_PREFIX)
-            {
+            if !is_order_stream(event.stream.as_str()) {
                 continue;
             }
             let order = self.orders.load(&event.stream).await?;
@@ -363,7 +424,7 @@ impl PaymentProcess {
                 provider: kind,
             })?
             .clone();
-        let stream = OrderService::stream(&request.merchant, &request.out_trade_no);
+        let stream = order_stream_name(&request.merchant, &request.out_trade_no);
         let auth_code = request.auth_code.clone();
         let created = self
             .execute(&stream, &OrderCommand::RequestPayment(request))
@@ -381,7 +442,7 @@ impl PaymentProcess {
         &self,
         merchant: &MerchantId,
         out_trade_no: &OutTradeNo,
-        auth_code: paycode_domain::AuthCode,
+        auth_code: AuthCode,
     ) -> Result<Executed, ProcessError> {
         let kind = auth_code.provider();
         let client = self
@@ -392,7 +453,7 @@ impl PaymentProcess {
                 provider: kind,
             })?
             .clone();
-        let stream = OrderService::stream(merchant, out_trade_no);
+        let stream = order_stream_name(merchant, out_trade_no);
         let retried = self
             .execute(
                 &stream,
@@ -422,7 +483,7 @@ impl PaymentProcess {
         stream: &StreamName,
         requested: Executed,
         client: &dyn Provider,
-        auth_code: paycode_domain::AuthCode,
+        auth_code: AuthCode,
     ) -> Executed {
         let Some(order) = requested.order.as_ref() else {
             return requested;
@@ -524,7 +585,7 @@ impl PaymentProcess {
     }
 
     /// Does the one piece of work due for one order, from its fresh state.
-    pub async fn work_on(&self, stream: &StreamName) -> Result<(), ProcessError> {
+    async fn work_on(&self, stream: &StreamName) -> Result<(), ProcessError> {
         let order = self.orders.load(stream).await?;
         let Some(order) = order else { return Ok(()) };
         let Some((at, due)) = order.next_due(self.orders.policy()) else {
@@ -627,16 +688,11 @@ impl PaymentProcess {
         &self,
         merchant: &MerchantId,
         out_trade_no: &OutTradeNo,
-        refund: NewRefund,
+        refund: RequestRefund,
     ) -> Result<Executed, ProcessError> {
-        let stream = OrderService::stream(merchant, out_trade_no);
+        let stream = order_stream_name(merchant, out_trade_no);
         let out_refund_no = refund.out_refund_no.clone();
-        let command = OrderCommand::RequestRefund {
-            out_refund_no: refund.out_refund_no,
-            amount: refund.amount,
-            reason: refund.reason,
-            by: refund.by,
-        };
+        let command = OrderCommand::RequestRefund(refund);
         let requested = self.execute(&stream, &command).await?;
         let Some(order) = requested
             .order
@@ -684,12 +740,17 @@ impl PaymentProcess {
         Ok(self.answer_as_it_stands(&stream, requested, recorded).await)
     }
 
-    /// A reversal asked by a cashier or an operator: recorded, then worked at once.
+    /// A reversal asked by a cashier or an operator (`by`): recorded, then
+    /// worked at once.
     pub async fn reverse(
         &self,
-        stream: &StreamName,
-        command: OrderCommand,
+        merchant: &MerchantId,
+        out_trade_no: &OutTradeNo,
+        reason: ManualReversalReason,
+        by: String,
     ) -> Result<Executed, ProcessError> {
+        let stream = &order_stream_name(merchant, out_trade_no);
+        let command = OrderCommand::RequestReversal { reason, by };
         let requested = self.execute(stream, &command).await?;
         if requested.events.is_empty() {
             return Ok(requested);
@@ -708,23 +769,27 @@ impl PaymentProcess {
     /// metrics follow at once.
     pub async fn resolve_manually(
         &self,
-        stream: &StreamName,
+        merchant: &MerchantId,
+        out_trade_no: &OutTradeNo,
         by: String,
         note: String,
-        outcome: paycode_domain::ManualOutcome,
+        outcome: ManualOutcome,
     ) -> Result<Executed, ProcessError> {
         let command = OrderCommand::ResolveManually { by, note, outcome };
-        Ok(self.execute(stream, &command).await?)
+        Ok(self
+            .execute(&order_stream_name(merchant, out_trade_no), &command)
+            .await?)
     }
 
     /// A person's resolution of an abnormal or unconfirmed refund.
     pub async fn resolve_refund(
         &self,
-        stream: &StreamName,
+        merchant: &MerchantId,
+        out_trade_no: &OutTradeNo,
         out_refund_no: OutRefundNo,
         by: String,
         note: String,
-        resolution: paycode_domain::RefundResolution,
+        resolution: RefundResolution,
     ) -> Result<Executed, ProcessError> {
         let command = OrderCommand::ResolveRefund {
             out_refund_no,
@@ -732,7 +797,9 @@ impl PaymentProcess {
             note,
             resolution,
         };
-        Ok(self.execute(stream, &command).await?)
+        Ok(self
+            .execute(&order_stream_name(merchant, out_trade_no), &command)
+            .await?)
     }
 
     /// Whether the order needs no more automatic work for its payment.

@@ -6,16 +6,14 @@
 
 use std::collections::BTreeMap;
 
-use paycode_domain::{Order, OrderEvent, evolve};
+use paycode_domain::{Order, OrderEvent, evolve_checked, is_order_stream};
 use paycode_store::{EventStore, RecordedEvent};
 
 use crate::orders::AppError;
+use crate::streams::{Aggregate, StreamError};
 
 /// Events fetched per `read_all` call.
 const REPLAY_PAGE: usize = 4_096;
-
-/// The prefix of every order stream (`paycode_domain::order_stream`).
-pub const ORDER_STREAM_PREFIX: &str = "order-";
 
 /// Folds every order stream of `store`, keyed by stream name.
 pub async fn project_orders(store: &dyn EventStore) -> Result<BTreeMap<String, Order>, AppError> {
@@ -37,36 +35,24 @@ pub async fn project_orders(store: &dyn EventStore) -> Result<BTreeMap<String, O
 
 /// Folds one page of the log into `orders`.
 fn fold_page(orders: &mut BTreeMap<String, Order>, page: &[RecordedEvent]) -> Result<(), AppError> {
-    for recorded in page
-        .iter()
-        .filter(|e| e.stream.as_str().starts_with(ORDER_STREAM_PREFIX))
-    {
+    for recorded in page.iter().filter(|e| is_order_stream(e.stream.as_str())) {
         let event = decode(recorded)?;
         let stream = recorded.stream.as_str();
         let state = orders.remove(stream);
-        // Checked here, not left to `evolve`'s assertion: a log file is input.
-        if state.is_none() && !matches!(event, OrderEvent::PaymentRequested(_)) {
-            return Err(AppError::Corrupt {
-                stream: stream.to_owned(),
-                reason: format!(
-                    "stream opens with {}, not PaymentRequested",
-                    recorded.event_type
-                ),
-            });
-        }
-        if let Some(order) = evolve(state, &event) {
-            orders.insert(stream.to_owned(), order);
-        }
+        // Checked, not left to `evolve`'s assertion: a log file is input.
+        let order = evolve_checked(state, &event).map_err(|e| StreamError::Corrupt {
+            stream: stream.to_owned(),
+            reason: e.to_string(),
+        })?;
+        orders.insert(stream.to_owned(), order);
     }
     Ok(())
 }
 
 /// Decodes a stored event of an order stream.
 pub fn decode(recorded: &RecordedEvent) -> Result<OrderEvent, AppError> {
-    OrderEvent::decode(&recorded.event_type, recorded.type_version, &recorded.data).map_err(
-        |source| AppError::Corrupt {
-            stream: recorded.stream.as_str().to_owned(),
-            reason: source.to_string(),
-        },
-    )
+    <Order as Aggregate>::decode(recorded).map_err(|reason| StreamError::Corrupt {
+        stream: recorded.stream.as_str().to_owned(),
+        reason,
+    })
 }

@@ -120,7 +120,11 @@ fn ledger(provider: Provider) -> Vec<(String, Vec<OrderEvent>)> {
         let order_no = format!("{p}-{name}");
         let pno = format!("{p}pno{name}");
         let events = order(provider, &order_no, &pno, amount, paid, refund);
-        (format!("order-shop-{order_no}"), events)
+        let stream = paycode_domain::order_stream(
+            &MerchantId::parse("shop").expect("an id"),
+            &OutTradeNo::parse(&order_no).expect("a number"),
+        );
+        (stream, events)
     })
     .collect()
 }

@@ -298,7 +298,7 @@ async fn time_console_pages(models: &ReadModels) -> anyhow::Result<Vec<(String, 
         (
             "first page: state SUCCESS, WeChat Pay",
             OrderFilter {
-                status: Some("SUCCESS".into()),
+                status: Some(paycode_domain::Status::Success),
                 provider: Some("wechatpay".into()),
                 ..OrderFilter::default()
             },

@@ -216,12 +216,12 @@ fn poll(attempt: u32, outcome: PayOutcome, code: &str) -> OrderCommand {
 
 fn refund(n: u64, amount: Money) -> anyhow::Result<(OutRefundNo, OrderCommand)> {
     let out_refund_no = OutRefundNo::parse(&format!("R{n}"))?;
-    let command = OrderCommand::RequestRefund {
+    let command = OrderCommand::RequestRefund(paycode_domain::RequestRefund {
         out_refund_no: out_refund_no.clone(),
         amount,
         reason: Some("returned".into()),
         by: Some("pos".into()),
-    };
+    });
     Ok((out_refund_no, command))
 }
 

@@ -47,8 +47,9 @@ pub enum ReversalOutcome {
     Done { action: Option<ReverseAction> },
     /// The provider asked to call again (WeChat `recall=Y`, Alipay `retry_flag=Y`).
     RetryAsked,
-    /// The call failed without a usable answer (error, timeout): try again.
-    Failed,
+    /// No usable answer (error, timeout, unverified signature): the reversal
+    /// may or may not have happened; call again (reverse is idempotent).
+    Unknown,
     /// The provider refused definitively (e.g. Alipay `ACQ.TRADE_CANCEL_TIME_OUT`):
     /// retrying cannot help, a person must decide.
     Refused,
@@ -100,6 +101,18 @@ pub struct RequestPayment {
     pub auth_code: AuthCode,
 }
 
+/// A refund as the till or the back office asks for it: idempotent per
+/// `out_refund_no` within the order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRefund {
+    pub out_refund_no: OutRefundNo,
+    pub amount: Money,
+    /// Sent to the provider: at most [`MAX_REFUND_REASON_CHARS`].
+    pub reason: Option<String>,
+    /// Who asked (`pos`, or an operator's name).
+    pub by: Option<String>,
+}
+
 /// Everything that can be asked of an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderCommand {
@@ -144,13 +157,7 @@ pub enum OrderCommand {
         outcome: ManualOutcome,
     },
     /// Refund part or all of a paid order (idempotent per `out_refund_no`).
-    RequestRefund {
-        out_refund_no: OutRefundNo,
-        amount: Money,
-        /// Sent to the provider: at most [`MAX_REFUND_REASON_CHARS`].
-        reason: Option<String>,
-        by: Option<String>,
-    },
+    RequestRefund(RequestRefund),
     /// Record the answer to a refund call.
     RecordRefundResult {
         out_refund_no: OutRefundNo,
@@ -179,7 +186,7 @@ impl OrderCommand {
             OrderCommand::RecordReversalResult { .. } => "RecordReversalResult",
             OrderCommand::ResolveManually { .. } => "ResolveManually",
             OrderCommand::ResolveRefund { .. } => "ResolveRefund",
-            OrderCommand::RequestRefund { .. } => "RequestRefund",
+            OrderCommand::RequestRefund(_) => "RequestRefund",
             OrderCommand::RecordRefundResult { .. } => "RecordRefundResult",
             OrderCommand::RecordRefundPoll { .. } => "RecordRefundPoll",
             OrderCommand::RetryPayment { .. } => "RetryPayment",

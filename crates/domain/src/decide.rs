@@ -22,7 +22,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::command::{
-    ManualReversalReason, OrderCommand, PayOutcome, RefundOutcome, RequestPayment, ReversalOutcome,
+    ManualReversalReason, OrderCommand, PayOutcome, RefundOutcome, RequestPayment, RequestRefund,
+    ReversalOutcome,
 };
 use crate::event::{
     AbandonReason, AnswerSource, ManualOutcome, ManuallyResolved, OrderEvent, OrderRevoked,
@@ -95,20 +96,7 @@ pub fn decide(
         OrderCommand::ResolveManually { by, note, outcome } => {
             resolve(order?, by, note, outcome, ctx)
         }
-        OrderCommand::RequestRefund {
-            out_refund_no,
-            amount,
-            reason,
-            by,
-        } => {
-            let refund = NewRefund {
-                out_refund_no,
-                amount: *amount,
-                reason,
-                by,
-            };
-            request_refund(order?, refund, ctx)
-        }
+        OrderCommand::RequestRefund(refund) => request_refund(order?, refund, ctx),
         OrderCommand::RecordRefundResult {
             out_refund_no,
             outcome,
@@ -489,7 +477,7 @@ fn record_reversal(
         ReversalOutcome::Done { .. } if order.status == Status::Reversing => {}
         ReversalOutcome::Done { .. }
         | ReversalOutcome::RetryAsked
-        | ReversalOutcome::Failed
+        | ReversalOutcome::Unknown
         | ReversalOutcome::Refused => {
             if !order.reversal_in_progress() {
                 return Err(Rejection::ReversalNotInProgress);
@@ -517,7 +505,7 @@ fn record_reversal(
                 at,
             })],
         },
-        ReversalOutcome::RetryAsked | ReversalOutcome::Failed => {
+        ReversalOutcome::RetryAsked | ReversalOutcome::Unknown => {
             let (next_attempt_at, abandoned) = next_reverse_call(order, call, ctx);
             let event = match outcome {
                 ReversalOutcome::RetryAsked => OrderEvent::ReversalRetried(ReversalRetried {
@@ -526,7 +514,7 @@ fn record_reversal(
                     next_attempt_at,
                     at,
                 }),
-                ReversalOutcome::Failed
+                ReversalOutcome::Unknown
                 | ReversalOutcome::Done { .. }
                 | ReversalOutcome::Refused => {
                     OrderEvent::ReversalAttemptFailed(ReversalAttemptFailed {
@@ -592,19 +580,12 @@ fn resolve(
     })])
 }
 
-struct NewRefund<'c> {
-    out_refund_no: &'c OutRefundNo,
-    amount: Money,
-    reason: &'c Option<String>,
-    by: &'c Option<String>,
-}
-
 fn request_refund(
     order: &Order,
-    refund: NewRefund<'_>,
+    refund: &RequestRefund,
     ctx: &Context<'_>,
 ) -> Result<Vec<OrderEvent>, Rejection> {
-    if let Some(existing) = order.refund(refund.out_refund_no) {
+    if let Some(existing) = order.refund(&refund.out_refund_no) {
         if existing.amount != refund.amount {
             return Err(Rejection::RefundExistsWithDifferentAmount);
         }

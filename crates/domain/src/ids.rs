@@ -219,15 +219,6 @@ impl fmt::Display for OrderId {
     }
 }
 
-/// The name of an order's stream: `order-{merchant}-{out_trade_no}`.
-///
-/// One stream per merchant order number, so that a retried request lands on
-/// the same stream and the store's expected version settles races. The
-/// characters of both parts are all allowed in stream names.
-pub fn order_stream(merchant: &MerchantId, out_trade_no: &OutTradeNo) -> String {
-    format!("order-{merchant}-{out_trade_no}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

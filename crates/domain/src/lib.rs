@@ -8,7 +8,8 @@
 //! Where to start reading: `command.rs` (what can be asked), `event.rs` (what
 //! is stored), `decide.rs` (the rules), `state.rs` (the projection and
 //! `evolve`), `due.rs` (what the process manager must do next), `policy.rs`
-//! (the configurable times and bounds).
+//! (the configurable times and bounds), `stream.rs` (the names of the
+//! streams and the rule that an order stream opens with `PaymentRequested`).
 
 pub mod beijing;
 pub mod command;
@@ -22,12 +23,13 @@ pub mod reconciliation;
 pub mod rejection;
 pub mod schema;
 pub mod state;
+pub mod stream;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use command::{
     MAX_REFUND_REASON_CHARS, ManualReversalReason, OrderCommand, PayOutcome, RefundOutcome,
-    RequestPayment, ReversalOutcome,
+    RequestPayment, RequestRefund, ReversalOutcome,
 };
 pub use decide::{Context, NewIds, decide};
 pub use due::Due;
@@ -42,7 +44,6 @@ pub use event::{
 };
 pub use ids::{
     AuthCode, IdError, MerchantId, OrderId, OutRefundNo, OutTradeNo, Provider, ProviderOrderNo,
-    order_stream,
 };
 pub use money::{Amount, Money, MoneyError};
 pub use policy::Policy;
@@ -53,3 +54,7 @@ pub use reconciliation::{
 };
 pub use rejection::Rejection;
 pub use state::{Order, PayAttempt, Refund, RefundState, Reversal, Status, evolve, replay};
+pub use stream::{
+    NotAnOrderOpening, ORDER_STREAM_PREFIX, evolve_checked, is_order_stream, order_stream,
+    replay_checked,
+};

@@ -1,8 +1,9 @@
 //! `Money`: an amount of Chinese yuan (CNY), exact to the fen.
 //!
-//! Every amount in paycode is a `Money`. It is a `rust_decimal::Decimal` with at
-//! most two decimal places, between 0.01 and 100,000,000.00 yuan (the range both
-//! providers accept for one trade). It is never a float. JSON carries it as a
+//! Every amount in paycode is a `Money`: a whole number of fen inside, from
+//! 0.01 to 100,000,000.00 yuan (the range both providers accept for one
+//! trade), parsed from and printed as a decimal with at most two places
+//! through `rust_decimal::Decimal`. It is never a float. JSON carries it as a
 //! string (`"88.80"`), so no JSON reader can round it.
 //!
 //! Conversions to the wire happen at the adapter edge only: WeChat Pay wants

@@ -42,6 +42,18 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in the order of the life of an order.
+    pub const ALL: [Status; 6] = [
+        Status::Paying,
+        Status::Success,
+        Status::Failed,
+        Status::Reversing,
+        Status::Revoked,
+        Status::TradeClosed,
+    ];
+
+    /// The one spelling every surface uses: the POS API, GraphQL, the read
+    /// models and the events' JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Paying => "PAYING",
@@ -51,6 +63,11 @@ impl Status {
             Status::Revoked => "REVOKED",
             Status::TradeClosed => "TRADE_CLOSED",
         }
+    }
+
+    /// The status `as_str` spells `text`.
+    pub fn parse(text: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == text)
     }
 }
 
@@ -865,4 +882,19 @@ struct RefundAnswer<'e> {
     reply: &'e ProviderReply,
     refund_id: Option<&'e String>,
     at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Status;
+
+    #[test]
+    fn every_status_has_one_spelling_that_parses_back() {
+        for status in Status::ALL {
+            assert_eq!(Status::parse(status.as_str()), Some(status));
+            let json = serde_json::to_string(&status).expect("serialises");
+            assert_eq!(json, format!("\"{}\"", status.as_str()));
+        }
+        assert_eq!(Status::parse("paying"), None);
+    }
 }

@@ -45,7 +45,7 @@ fn palette(attempt: u32, now: chrono::DateTime<chrono::Utc>) -> Vec<OrderCommand
         },
         reverse_result(ReversalOutcome::Done { action: None }),
         reverse_result(ReversalOutcome::RetryAsked),
-        reverse_result(ReversalOutcome::Failed),
+        reverse_result(ReversalOutcome::Unknown),
         reverse_result(ReversalOutcome::Refused),
         OrderCommand::ResolveManually {
             by: "ops".to_owned(),

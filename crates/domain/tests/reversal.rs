@@ -151,7 +151,7 @@ fn reversal_backoff_doubles_between_failed_calls() {
     for call in 1..=5 {
         let order = given(history.clone())
             .at(now)
-            .when(reverse_result(ReversalOutcome::Failed));
+            .when(reverse_result(ReversalOutcome::Unknown));
         let events = order.result().clone().unwrap();
         let OrderEvent::ReversalAttemptFailed(failed) = &events[0] else {
             panic!("{events:?}")
@@ -353,7 +353,7 @@ fn reversal_results_without_a_reversal_in_progress_are_rejected() {
         .then_reject(Rejection::ReversalNotInProgress);
     given(abandoned_wx())
         .at(t0() + secs(40))
-        .when(reverse_result(ReversalOutcome::Failed))
+        .when(reverse_result(ReversalOutcome::Unknown))
         .then_reject(Rejection::ReversalNotInProgress);
 }
 

@@ -161,7 +161,7 @@ fn commands(code: &AuthCode) -> Vec<(&'static str, OrderCommand)> {
         ),
         (
             "RecordReversalResult Failed",
-            reverse_result(ReversalOutcome::Failed),
+            reverse_result(ReversalOutcome::Unknown),
         ),
         (
             "RecordReversalResult Refused",

@@ -10,8 +10,59 @@
 //! - it is bounded: two halves, the older dropped whole when the newer is
 //!   full. An order touched again moves to the newer half, so the orders
 //!   still in flight stay and the settled ones age out.
+//!
+//! [`Generations`] holds one projection's caches, one per generation it
+//! writes; each `Projector` keeps one and hands its bookkeeping to it.
 
 use std::collections::HashMap;
+
+/// One projection's fold caches, one per generation it writes (the serving
+/// one, and one being rebuilt).
+#[derive(Debug)]
+pub(crate) struct Generations<T> {
+    caches: HashMap<u64, FoldCache<T>>,
+    /// Entries per half of each cache.
+    half: usize,
+}
+
+impl<T> Generations<T> {
+    /// Caches of at most `2 * half` entries each.
+    pub(crate) fn new(half: usize) -> Generations<T> {
+        Generations {
+            caches: HashMap::new(),
+            half,
+        }
+    }
+
+    /// Generation `generation`'s cache, for a page applied to rows at
+    /// `checkpoint` (see [`FoldCache::begin`]).
+    pub(crate) fn begin(&mut self, generation: u64, checkpoint: u64) -> &mut FoldCache<T> {
+        let half = self.half;
+        let cache = self
+            .caches
+            .entry(generation)
+            .or_insert_with(|| FoldCache::new(half));
+        cache.begin(checkpoint);
+        cache
+    }
+
+    /// The page's transaction on `generation` committed at `checkpoint`.
+    pub(crate) fn committed(&mut self, generation: u64, checkpoint: u64) {
+        if let Some(cache) = self.caches.get_mut(&generation) {
+            cache.committed(checkpoint);
+        }
+    }
+
+    /// Drops what is kept of `generation`.
+    pub(crate) fn forget(&mut self, generation: u64) {
+        self.caches.remove(&generation);
+    }
+
+    /// Drops what is kept of the generations before `serving`.
+    pub(crate) fn forget_before(&mut self, serving: u64) {
+        self.caches.retain(|g, _| *g >= serving);
+    }
+}
 
 #[derive(Debug)]
 pub(crate) struct FoldCache<T> {
@@ -114,5 +165,23 @@ mod tests {
         assert_eq!(cache.take("a"), Some(1));
         assert_eq!(cache.take("c"), Some(3));
         assert_eq!(cache.take("d"), Some(4));
+    }
+
+    #[test]
+    fn each_generation_has_its_own_cache_until_it_is_forgotten() {
+        let mut generations = Generations::new(8);
+        for g in [1, 2, 3] {
+            generations.begin(g, 0).put("a".into(), g);
+            generations.committed(g, 10);
+        }
+        generations.forget(3);
+        generations.forget_before(2);
+        assert_eq!(
+            generations.begin(1, 10).take("a"),
+            None,
+            "older than serving"
+        );
+        assert_eq!(generations.begin(2, 10).take("a"), Some(2), "kept");
+        assert_eq!(generations.begin(3, 10).take("a"), None, "tables dropped");
     }
 }

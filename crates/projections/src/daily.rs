@@ -16,7 +16,8 @@
 //! whether an event counts, the projection needs a little of each order
 //! (provider, amount, paid, its refunds): recent orders are kept in memory
 //! between pages (`cache.rs`), any other is folded again from its stream in
-//! the log. Only the days' figures are stored.
+//! the log. Only the days' figures are stored, in `daily_g{g}` (generation
+//! `g`), created here ([`DailyTotalsProjector`]).
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -25,13 +26,82 @@ use chrono::{DateTime, Utc};
 use paycode_domain::{ManualOutcome, OrderEvent, PaymentRequested, RefundResolution, beijing};
 use rusqlite::{Transaction, params};
 
-use crate::cache::FoldCache;
+use crate::Projection;
+use crate::cache::{FoldCache, Generations};
 use crate::error::ProjectionError;
-use crate::runner::{Decoded, History};
+use crate::page::{Decoded, History, not_opened};
+use crate::projector::Projector;
+
+/// Orders kept in memory per generation, in each of the cache's two halves:
+/// many more than the `orders` projection keeps, as it keeps much less per order.
+const CACHE_HALF: usize = 65_536;
+
+/// The `daily_totals` projection, with what it keeps in memory of each order.
+pub(crate) struct DailyTotalsProjector {
+    folded: Generations<DailyOrder>,
+}
+
+impl Default for DailyTotalsProjector {
+    fn default() -> DailyTotalsProjector {
+        DailyTotalsProjector {
+            folded: Generations::new(CACHE_HALF),
+        }
+    }
+}
+
+impl Projector for DailyTotalsProjector {
+    fn projection(&self) -> Projection {
+        Projection::DailyTotals
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["daily"]
+    }
+
+    fn create_tables(&self, g: u64) -> String {
+        format!(
+            "CREATE TABLE daily_g{g} (
+                 merchant TEXT NOT NULL, provider TEXT NOT NULL, day TEXT NOT NULL,
+                 paid_count INTEGER NOT NULL DEFAULT 0, paid_fen INTEGER NOT NULL DEFAULT 0,
+                 refunded_fen INTEGER NOT NULL DEFAULT 0,
+                 reversed_count INTEGER NOT NULL DEFAULT 0,
+                 reversed_fen INTEGER NOT NULL DEFAULT 0,
+                 PRIMARY KEY (merchant, provider, day)) WITHOUT ROWID;"
+        )
+    }
+
+    /// None: the table has its primary key only.
+    fn create_indexes(&self, _g: u64) -> String {
+        String::new()
+    }
+
+    fn apply(
+        &mut self,
+        tx: &Transaction<'_>,
+        g: u64,
+        checkpoint: u64,
+        events: &[Decoded],
+        history: &mut History<'_>,
+    ) -> Result<(), ProjectionError> {
+        apply(tx, g, events, self.folded.begin(g, checkpoint), history)
+    }
+
+    fn committed(&mut self, g: u64, checkpoint: u64) {
+        self.folded.committed(g, checkpoint);
+    }
+
+    fn forget(&mut self, g: u64) {
+        self.folded.forget(g);
+    }
+
+    fn forget_before(&mut self, serving: u64) {
+        self.folded.forget_before(serving);
+    }
+}
 
 /// What the projection needs to know of an order.
 #[derive(Debug, Clone)]
-pub(crate) struct DailyOrder {
+struct DailyOrder {
     merchant: String,
     provider: String,
     amount_fen: i64,
@@ -73,7 +143,7 @@ fn day<'d>(days: &'d mut Days, order: &DailyOrder, at: DateTime<Utc>) -> &'d mut
 
 /// Applies a batch to generation `g`: folds the events in memory, then
 /// writes each day's figures once.
-pub(crate) fn apply(
+fn apply(
     tx: &Transaction<'_>,
     g: u64,
     batch: &[Decoded],
@@ -96,10 +166,7 @@ pub(crate) fn apply(
                     Some(order) => Some(order),
                     None => replay(&history(stream, decoded.position)?),
                 };
-                entry.insert(order.ok_or_else(|| ProjectionError::Corrupt {
-                    position: decoded.position,
-                    reason: format!("stream {stream} opens with {}", decoded.event.event_type()),
-                })?)
+                entry.insert(order.ok_or_else(|| not_opened(decoded))?)
             }
         };
         fold(order, &decoded.event, &mut days);

@@ -14,14 +14,18 @@
 //! Why one file and not one file per generation: one write lock orders the
 //! live runner, the rebuild and the swap, and a reader's snapshot covers the
 //! pointer and the rows at once.
+//!
+//! Each projection's own tables and indexes come from its [`Projector`];
+//! this file knows only the bookkeeping around them.
 
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::Projection;
+use crate::projector::Projector;
+use crate::registry::Projectors;
 
 /// How long a writer waits for the write lock held by another process (a
 /// CLI rebuild next to a running server) before the batch fails and is retried.
@@ -58,7 +62,7 @@ const LAYOUT: u32 = 2;
 
 /// Creates the bookkeeping tables, and generation 1 of any projection that
 /// has none yet.
-pub(crate) fn init(conn: &mut Connection) -> rusqlite::Result<()> {
+pub(crate) fn init(conn: &mut Connection, projectors: &mut Projectors) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let layout: u32 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if layout != LAYOUT {
@@ -85,10 +89,11 @@ pub(crate) fn init(conn: &mut Connection) -> rusqlite::Result<()> {
              PRIMARY KEY (name, generation));",
     )?;
     for projection in Projection::ALL {
+        let projector = projectors.get(projection);
         match current(&tx, projection)? {
             None => {
-                create_generation(&tx, projection, 1)?;
-                create_indexes(&tx, projection, 1)?;
+                create_generation(&tx, projector, 1)?;
+                create_indexes(&tx, projector, 1)?;
                 tx.execute(
                     "INSERT INTO projection_current (name, generation) VALUES (?1, 1)",
                     params![projection.name()],
@@ -96,7 +101,7 @@ pub(crate) fn init(conn: &mut Connection) -> rusqlite::Result<()> {
             }
             // A serving generation made by an older build gets the indexes
             // added since (the number search's): built once, here.
-            Some(generation) => create_indexes(&tx, projection, generation)?,
+            Some(generation) => create_indexes(&tx, projector, generation)?,
         }
     }
     tx.commit()
@@ -150,47 +155,13 @@ pub(crate) fn next_generation(tx: &Connection, projection: Projection) -> rusqli
 /// [`create_indexes`], with its checkpoint at 0.
 pub(crate) fn create_generation(
     tx: &Transaction<'_>,
-    projection: Projection,
+    projector: &dyn Projector,
     generation: u64,
 ) -> rusqlite::Result<()> {
-    let g = generation;
-    let ddl = match projection {
-        Projection::Orders => format!(
-            "CREATE TABLE orders_g{g} (
-                 stream TEXT PRIMARY KEY, order_id TEXT NOT NULL, merchant TEXT NOT NULL,
-                 out_trade_no TEXT NOT NULL, status TEXT NOT NULL, provider TEXT NOT NULL,
-                 amount_fen INTEGER NOT NULL, refunded_fen INTEGER NOT NULL,
-                 subject TEXT NOT NULL, store_id TEXT, terminal_id TEXT,
-                 provider_order_no TEXT NOT NULL, provider_trade_no TEXT,
-                 created_ms INTEGER NOT NULL, paid_ms INTEGER, updated_ms INTEGER NOT NULL,
-                 needs_attention INTEGER NOT NULL);
-             CREATE TABLE refunds_g{g} (
-                 stream TEXT NOT NULL, out_refund_no TEXT NOT NULL, order_id TEXT NOT NULL,
-                 merchant TEXT NOT NULL, out_trade_no TEXT NOT NULL, provider TEXT NOT NULL,
-                 amount_fen INTEGER NOT NULL, state TEXT NOT NULL, provider_refund_id TEXT,
-                 reason TEXT, requested_by TEXT, requested_ms INTEGER NOT NULL,
-                 updated_ms INTEGER NOT NULL, PRIMARY KEY (stream, out_refund_no));
-             CREATE TABLE attention_g{g} (
-                 stream TEXT PRIMARY KEY, order_id TEXT NOT NULL, merchant TEXT NOT NULL,
-                 out_trade_no TEXT NOT NULL, provider TEXT NOT NULL, amount_fen INTEGER NOT NULL,
-                 status TEXT NOT NULL, abandon_reason TEXT, reversal_reason TEXT,
-                 reversal_attempts INTEGER NOT NULL, since_ms INTEGER NOT NULL,
-                 last_code TEXT, last_message TEXT);"
-        ),
-        Projection::DailyTotals => format!(
-            "CREATE TABLE daily_g{g} (
-                 merchant TEXT NOT NULL, provider TEXT NOT NULL, day TEXT NOT NULL,
-                 paid_count INTEGER NOT NULL DEFAULT 0, paid_fen INTEGER NOT NULL DEFAULT 0,
-                 refunded_fen INTEGER NOT NULL DEFAULT 0,
-                 reversed_count INTEGER NOT NULL DEFAULT 0,
-                 reversed_fen INTEGER NOT NULL DEFAULT 0,
-                 PRIMARY KEY (merchant, provider, day)) WITHOUT ROWID;"
-        ),
-    };
-    tx.execute_batch(&ddl)?;
+    tx.execute_batch(&projector.create_tables(generation))?;
     tx.execute(
         "INSERT OR REPLACE INTO projection_checkpoint (name, generation, position) VALUES (?1, ?2, 0)",
-        params![projection.name(), generation],
+        params![projector.projection().name(), generation],
     )?;
     Ok(())
 }
@@ -200,61 +171,24 @@ pub(crate) fn create_generation(
 /// instead of a million index inserts.
 pub(crate) fn create_indexes(
     tx: &Transaction<'_>,
-    projection: Projection,
+    projector: &dyn Projector,
     generation: u64,
 ) -> rusqlite::Result<()> {
-    let g = generation;
-    match projection {
-        Projection::Orders => tx.execute_batch(&format!(
-            "CREATE INDEX IF NOT EXISTS orders_g{g}_merchant
-                 ON orders_g{g} (merchant, created_ms, order_id);
-             CREATE INDEX IF NOT EXISTS orders_g{g}_created ON orders_g{g} (created_ms, order_id);
-             CREATE UNIQUE INDEX IF NOT EXISTS orders_g{g}_id ON orders_g{g} (order_id);
-             CREATE INDEX IF NOT EXISTS refunds_g{g}_merchant
-                 ON refunds_g{g} (merchant, requested_ms);
-             CREATE INDEX IF NOT EXISTS orders_g{g}_out_trade_no ON orders_g{g} (out_trade_no);
-             CREATE INDEX IF NOT EXISTS orders_g{g}_provider_trade_no
-                 ON orders_g{g} (provider_trade_no);
-             CREATE INDEX IF NOT EXISTS orders_g{g}_provider_order_no
-                 ON orders_g{g} (provider_order_no);
-             CREATE INDEX IF NOT EXISTS refunds_g{g}_out_refund_no ON refunds_g{g} (out_refund_no);
-             CREATE INDEX IF NOT EXISTS refunds_g{g}_provider_refund_id
-                 ON refunds_g{g} (provider_refund_id);
-             CREATE INDEX IF NOT EXISTS refunds_g{g}_state ON refunds_g{g} (state);
-             CREATE INDEX IF NOT EXISTS orders_g{g}_attention
-                 ON orders_g{g} (created_ms, order_id) WHERE needs_attention = 1;"
-        )),
-        Projection::DailyTotals => Ok(()),
-    }
+    tx.execute_batch(&projector.create_indexes(generation))
 }
 
 /// Drops one generation's tables and checkpoint.
 pub(crate) fn drop_generation(
     tx: &Transaction<'_>,
-    projection: Projection,
+    projector: &dyn Projector,
     generation: u64,
 ) -> rusqlite::Result<()> {
-    let tables: &[&str] = match projection {
-        Projection::Orders => &["orders", "refunds", "attention"],
-        Projection::DailyTotals => &["daily"],
-    };
-    for table in tables {
+    for table in projector.tables() {
         tx.execute_batch(&format!("DROP TABLE IF EXISTS {table}_g{generation}"))?;
     }
     tx.execute(
         "DELETE FROM projection_checkpoint WHERE name = ?1 AND generation = ?2",
-        params![projection.name(), generation],
+        params![projector.projection().name(), generation],
     )?;
     Ok(())
-}
-
-/// Instants are stored as Unix milliseconds: they sort and compare as integers.
-pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
-    at.timestamp_millis()
-}
-
-pub(crate) fn instant(ms: i64) -> DateTime<Utc> {
-    // Every stored value came from `millis`, so it is in range; the epoch
-    // stands in for a value written by hand.
-    DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }

@@ -2,14 +2,27 @@
 //! up to date by a runner that follows the store's global order, rebuilt
 //! from position 0 on an operator's request, and queried by the back office.
 //!
-//! - [`ReadModels`]: the handle: open, run, wait for a position, rebuild,
-//!   status, and the queries (`query.rs`).
+//! - [`ReadModels`]: the handle. `read_models.rs`: open, status, and what
+//!   the rest shares (the one writer, the readers, `apply_page`);
+//!   `live.rs`: the live runner and read-your-writes (`run`, `catch_up`,
+//!   `wait_for`); `rebuild.rs`: rebuilds and their atomic swap;
+//!   `query.rs`: the queries, answering with `views.rs`.
 //! - [`Projection`]: the projections and the read models each maintains.
-//! - `orders.rs`, `daily.rs`: each projection's `apply`, from events to rows.
+//! - `projector.rs`: the `Projector` trait, what each projection's code
+//!   provides: its tables, `apply` (from events to rows) and what it keeps
+//!   in memory. `orders.rs` and `daily.rs` implement it; `registry.rs` is
+//!   the one place a `Projection` is mapped to its `Projector`.
+//! - `page.rs`: a page of the log, decoded once for every projection, and
+//!   an order's earlier events read back from the log.
 //! - `cache.rs`: folded orders kept in memory between pages; an order not
 //!   there is folded again from its stream in the log.
 //! - `db.rs`: the SQLite layout: generation-suffixed tables and the pointer
-//!   that swaps a rebuilt generation in.
+//!   that swaps a rebuilt generation in. `stored.rs`: how values are stored.
+//!
+//! Modules depend on each other in one direction only (`a <- b`: `b` uses
+//! `a`; `error`, `cache`, `stored`, `views` and the `Projection` enum here
+//! are used throughout): `page` <- `projector` <- `orders`, `daily` <-
+//! `registry` <- `db` <- `read_models` <- `live`, `rebuild`, `query`.
 //!
 //! Invariant: a read model is a function of the log alone. `apply` never
 //! reads the clock, so a rebuild from position 0 gives the same rows as the
@@ -21,19 +34,24 @@ mod cache;
 mod daily;
 mod db;
 mod error;
+mod live;
 mod orders;
+mod page;
+mod projector;
 mod query;
-mod runner;
+mod read_models;
+mod rebuild;
+mod registry;
+mod stored;
 mod views;
 
 pub use error::ProjectionError;
-pub use query::{
-    AttentionAfter, MAX_PAGE, OrderFilter, OrderKey, OrderTotals, PageAfter, RefundAfter,
-};
-pub use runner::{Progress, READ_CONCURRENCY, ReadModels, RebuildReport};
+pub use query::{MAX_PAGE, OrderFilter, OrderKey, OrderTotals};
+pub use read_models::{READ_CONCURRENCY, ReadModels};
+pub use rebuild::{Progress, RebuildReport};
 pub use views::{
-    AttentionPage, AttentionView, DailyTotalView, OrderPage, OrderView, ProjectionStatus,
-    RefundPage, RefundView,
+    AttentionAfter, AttentionPage, AttentionView, DailyTotalView, OrderPage, OrderView, PageAfter,
+    ProjectionStatus, RefundAfter, RefundPage, RefundView,
 };
 
 /// A projection: a set of read models maintained together, with one
@@ -47,8 +65,9 @@ pub enum Projection {
     Orders,
     /// Daily totals per merchant, provider and Beijing day (UTC+8).
     DailyTotals,
-    // Reconciliation results will be a third projection here: a variant, its
-    // `apply` module and its tables in `db.rs`; the runner needs no change.
+    // Reconciliation results will be a third projection here: a variant, a
+    // module implementing `Projector` (its tables and its `apply`) and one
+    // line in `registry.rs`; the runner and `db.rs` need no change.
 }
 
 impl Projection {

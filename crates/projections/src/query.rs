@@ -5,15 +5,16 @@
 //! from our own pointer table) are formatted into SQL.
 
 use chrono::{DateTime, Utc};
-use paycode_domain::{Amount, MerchantId, OutTradeNo, order_stream};
+use paycode_domain::{Amount, MerchantId, OutTradeNo, Status, order_stream};
 use rusqlite::types::Value;
 use rusqlite::{Row, Transaction, params_from_iter};
-use serde::{Deserialize, Serialize};
 
-use crate::db::{checkpoint, current, instant, millis};
+use crate::db::{checkpoint, current};
 use crate::error::ProjectionError;
+use crate::stored::{instant, millis};
 use crate::views::{
-    AttentionPage, AttentionView, DailyTotalView, OrderPage, OrderView, RefundPage, RefundView,
+    AttentionAfter, AttentionPage, AttentionView, DailyTotalView, OrderPage, OrderView, PageAfter,
+    RefundAfter, RefundPage, RefundView,
 };
 use crate::{Projection, ReadModels};
 
@@ -37,7 +38,7 @@ pub enum OrderKey {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderFilter {
     pub merchant: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<Status>,
     pub provider: Option<String>,
     /// Created at or after.
     pub created_from: Option<DateTime<Utc>>,
@@ -62,31 +63,6 @@ pub struct OrderFilter {
 pub struct OrderTotals {
     pub count: u64,
     pub amount: Amount,
-}
-
-/// Where a page of orders continues: the last row's sort key (newest first,
-/// by creation time then order id). The server encodes it into an opaque cursor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PageAfter {
-    pub created_ms: i64,
-    pub order_id: String,
-}
-
-/// Where a page of refunds continues: the last row's sort key (newest
-/// first, then by stream and number, so the order is total).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RefundAfter {
-    pub requested_ms: i64,
-    pub stream: String,
-    pub out_refund_no: String,
-}
-
-/// Where a page of the manual queue continues: the last row's sort key
-/// (oldest first, then by order id).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AttentionAfter {
-    pub since_ms: i64,
-    pub order_id: String,
 }
 
 const ORDER_COLUMNS: &str = "stream, order_id, merchant, out_trade_no, status, provider, \
@@ -295,7 +271,7 @@ impl ReadModels {
                     out_trade_no: row.get(2)?,
                     provider: row.get(3)?,
                     amount: amount(row, 4)?,
-                    status: row.get(5)?,
+                    status: status(row, 5)?,
                     abandon_reason: row.get(6)?,
                     reversal_reason: row.get(7)?,
                     reversal_attempts: row.get(8)?,
@@ -431,7 +407,7 @@ fn equal_filters(filters: &[(&str, Option<String>)]) -> (Vec<String>, Vec<Value>
 fn order_filter(filter: &OrderFilter, g: u64) -> (Vec<String>, Vec<Value>) {
     let (mut clauses, mut args) = equal_filters(&[
         ("merchant", filter.merchant.clone()),
-        ("status", filter.status.clone()),
+        ("status", filter.status.map(|s| s.as_str().to_owned())),
         ("provider", filter.provider.clone()),
         ("store_id", filter.store_id.clone()),
         ("terminal_id", filter.terminal_id.clone()),
@@ -484,13 +460,25 @@ fn amount(row: &Row<'_>, index: usize) -> rusqlite::Result<Amount> {
     })
 }
 
+/// A stored status, spelt by `Status::as_str`.
+fn status(row: &Row<'_>, index: usize) -> rusqlite::Result<Status> {
+    let text: String = row.get(index)?;
+    Status::parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Text,
+            format!("unknown order status {text:?}").into(),
+        )
+    })
+}
+
 fn order_row(row: &Row<'_>, as_of: u64) -> rusqlite::Result<OrderView> {
     Ok(OrderView {
         stream: row.get(0)?,
         order_id: row.get(1)?,
         merchant: row.get(2)?,
         out_trade_no: row.get(3)?,
-        status: row.get(4)?,
+        status: status(row, 4)?,
         provider: row.get(5)?,
         amount: amount(row, 6)?,
         refunded: amount(row, 7)?,

@@ -1,9 +1,10 @@
 //! What the queries return: plain rows of the read models, with money as
-//! `Amount` and instants as UTC. The server maps them to its API types.
+//! `Amount` and instants as UTC, and the cursors a page continues from. The
+//! server maps them to its API types.
 
 use chrono::{DateTime, Utc};
-use paycode_domain::Amount;
-use serde::Serialize;
+use paycode_domain::{Amount, Status};
+use serde::{Deserialize, Serialize};
 
 /// One order, as the `orders` read model holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -12,8 +13,7 @@ pub struct OrderView {
     pub order_id: String,
     pub merchant: String,
     pub out_trade_no: String,
-    /// `Status::as_str`: `PAYING`, `SUCCESS`, ...
-    pub status: String,
+    pub status: Status,
     /// The provider of the current attempt.
     pub provider: String,
     pub amount: Amount,
@@ -34,12 +34,37 @@ pub struct OrderView {
     pub as_of: u64,
 }
 
+/// Where a page of orders continues: the last row's sort key (newest first,
+/// by creation time then order id). The server encodes it into an opaque cursor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageAfter {
+    pub created_ms: i64,
+    pub order_id: String,
+}
+
+/// Where a page of refunds continues: the last row's sort key (newest
+/// first, then by stream and number, so the order is total).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundAfter {
+    pub requested_ms: i64,
+    pub stream: String,
+    pub out_refund_no: String,
+}
+
+/// Where a page of the manual queue continues: the last row's sort key
+/// (oldest first, then by order id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttentionAfter {
+    pub since_ms: i64,
+    pub order_id: String,
+}
+
 /// One page of orders, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OrderPage {
     pub orders: Vec<OrderView>,
     /// Where the next page starts; `None` on the last page.
-    pub next: Option<crate::PageAfter>,
+    pub next: Option<PageAfter>,
 }
 
 /// One page of refunds, newest first.
@@ -47,7 +72,7 @@ pub struct OrderPage {
 pub struct RefundPage {
     pub refunds: Vec<RefundView>,
     /// Where the next page starts; `None` on the last page.
-    pub next: Option<crate::RefundAfter>,
+    pub next: Option<RefundAfter>,
 }
 
 /// One page of the manual-intervention queue, oldest first.
@@ -55,7 +80,7 @@ pub struct RefundPage {
 pub struct AttentionPage {
     pub items: Vec<AttentionView>,
     /// Where the next page starts; `None` on the last page.
-    pub next: Option<crate::AttentionAfter>,
+    pub next: Option<AttentionAfter>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -83,7 +108,7 @@ pub struct AttentionView {
     pub out_trade_no: String,
     pub provider: String,
     pub amount: Amount,
-    pub status: String,
+    pub status: Status,
     /// Why the automatic reversal stopped (`attempts_exhausted`, ...).
     pub abandon_reason: Option<String>,
     pub reversal_reason: Option<String>,

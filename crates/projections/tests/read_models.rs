@@ -86,7 +86,7 @@ async fn every_order_row_agrees_with_the_domain_replay() {
             .await
             .expect("the query runs")
             .expect("the order has a row");
-        assert_eq!(row.status, order.status.as_str());
+        assert_eq!(row.status, order.status);
         assert_eq!(row.amount, order.amount.amount());
         assert_eq!(row.refunded, order.refunded);
         assert_eq!(row.needs_attention, order.needs_attention);

@@ -155,8 +155,8 @@ pub enum ReverseAnswer {
     /// `recall=Y`, Alipay `retry_flag=Y`).
     RetryAsked(RawOutcome),
     /// The provider refused the reversal (too late, trade finished, bad
-    /// configuration): a person must resolve the order.
-    Failed(RawOutcome),
+    /// configuration): final, a person must resolve the order.
+    Refused(RawOutcome),
     /// The outcome is unknown: call reverse again (it is idempotent).
     Unknown(Unclear),
 }

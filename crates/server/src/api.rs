@@ -25,10 +25,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use paycode_app::{AppError, Executed, NewRefund, OrderService, PaymentProcess, ProcessError};
+use paycode_app::{AppError, Executed, ProcessError};
 use paycode_domain::{
-    AuthCode, IdError, ManualReversalReason, MerchantId, Money, Order, OrderCommand, OutRefundNo,
-    OutTradeNo, Refund, RefundState, Rejection, RequestPayment,
+    AuthCode, IdError, ManualReversalReason, MerchantId, Money, Order, OutRefundNo, OutTradeNo,
+    Refund, RefundState, Rejection, RequestPayment, RequestRefund,
 };
 use serde::Serialize;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -711,14 +711,9 @@ pub struct RefundView {
 
 impl RefundView {
     fn of(order: &Order, refund: &Refund) -> RefundView {
-        let state = match refund.state {
-            RefundState::Requested => "REQUESTED",
-            RefundState::Processing => "PROCESSING",
-            RefundState::Succeeded => "SUCCESS",
-            RefundState::Failed => "FAILED",
-            RefundState::Unknown => "UNKNOWN",
-            RefundState::Abnormal => "ABNORMAL",
-        };
+        // The one spelling of a refund's state: the events', GraphQL's and
+        // the read models' (`RefundState::as_str`).
+        let state = refund.state.as_str();
         let failure = match refund.state {
             RefundState::Failed => refund.last_reply.as_ref().map(|r| FailureView {
                 code: r.code.clone(),
@@ -750,40 +745,6 @@ fn answer(executed: &Executed) -> Result<axum::Json<PaymentView>, ApiError> {
     Ok(axum::Json(PaymentView::of(order, executed.position)))
 }
 
-/// Long-poll: waits until the order settles or `wait` passes, re-reading it
-/// whenever the log moves.
-async fn settle(
-    process: &PaymentProcess,
-    mut executed: Executed,
-    wait: Duration,
-) -> Result<Executed, ApiError> {
-    let deadline = tokio::time::Instant::now() + wait;
-    let stream = match &executed.order {
-        Some(order) => OrderService::stream(&order.merchant, &order.out_trade_no),
-        None => return Ok(executed),
-    };
-    let mut head = process.orders().store().watch_head();
-    while executed
-        .order
-        .as_ref()
-        .is_some_and(|o| !PaymentProcess::is_settled(o))
-    {
-        // Checked here, not only by the timeout: while other orders keep the
-        // log moving, `changed()` is ready at every turn and a timeout that
-        // is already due never fires, so the loop would reload this order
-        // for as long as the traffic lasts (seen: pending payments with
-        // `wait_seconds: 0` answered after 0.3 to 3.6 s under load).
-        if tokio::time::Instant::now() >= deadline {
-            break;
-        }
-        match tokio::time::timeout_at(deadline, head.changed()).await {
-            Ok(Ok(())) => executed.order = process.orders().load(&stream).await?,
-            Ok(Err(_)) | Err(_) => break,
-        }
-    }
-    Ok(executed)
-}
-
 async fn create_payment(
     State(service): State<Service>,
     headers: HeaderMap,
@@ -812,7 +773,7 @@ async fn create_payment(
     let wait = body.wait()?;
     let executed = service.process.pay(request).await?;
     let created = !executed.events.is_empty();
-    let executed = settle(&service.process, executed, wait).await?;
+    let executed = service.process.settle(executed, wait).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -828,11 +789,7 @@ async fn get_payment(
 ) -> Result<axum::Json<PaymentView>, ApiError> {
     let merchant = merchant(&service, &headers)?;
     let out_trade_no = OutTradeNo::parse(&path_params(path)?)?;
-    let order = service
-        .process
-        .orders()
-        .load(&OrderService::stream(&merchant, &out_trade_no))
-        .await?;
+    let order = service.process.order(&merchant, &out_trade_no).await?;
     answer(&Executed {
         order,
         events: vec![],
@@ -855,7 +812,7 @@ async fn retry_payment(
         .process
         .retry(&merchant, &out_trade_no, auth_code)
         .await?;
-    answer(&settle(&service.process, executed, wait).await?)
+    answer(&service.process.settle(executed, wait).await?)
 }
 
 async fn reverse_payment(
@@ -870,12 +827,16 @@ async fn reverse_payment(
     if !raw.as_ref().is_ok_and(|bytes| bytes.is_empty()) {
         Body::parse(raw, &headers, &[])?;
     }
-    let stream = OrderService::stream(&merchant, &out_trade_no);
-    let command = OrderCommand::RequestReversal {
-        reason: ManualReversalReason::CashierCancelled,
-        by: "pos".into(),
-    };
-    answer(&service.process.reverse(&stream, command).await?)
+    let reversed = service
+        .process
+        .reverse(
+            &merchant,
+            &out_trade_no,
+            ManualReversalReason::CashierCancelled,
+            "pos".into(),
+        )
+        .await?;
+    answer(&reversed)
 }
 
 async fn create_refund(
@@ -887,7 +848,7 @@ async fn create_refund(
     let merchant = merchant(&service, &headers)?;
     let out_trade_no = OutTradeNo::parse(&path_params(path)?)?;
     let body = Body::parse(raw, &headers, REFUND_FIELDS)?;
-    let refund = NewRefund {
+    let refund = RequestRefund {
         out_refund_no: OutRefundNo::parse(body.required("out_refund_no")?)?,
         amount: body.amount("amount")?,
         reason: optional_label(&body, "reason", paycode_domain::MAX_REFUND_REASON_CHARS)?,
@@ -917,11 +878,7 @@ async fn get_refund(
     let (out_trade_no, out_refund_no) = path_params(path)?;
     let out_trade_no = OutTradeNo::parse(&out_trade_no)?;
     let out_refund_no = OutRefundNo::parse(&out_refund_no)?;
-    let order = service
-        .process
-        .orders()
-        .load(&OrderService::stream(&merchant, &out_trade_no))
-        .await?;
+    let order = service.process.order(&merchant, &out_trade_no).await?;
     Ok(axum::Json(refund_view(order.as_ref(), &out_refund_no)?))
 }
 

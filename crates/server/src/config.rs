@@ -43,7 +43,7 @@ pub struct Config {
     pub banner: Option<String>,
     /// Back-office (GraphQL) tokens: a SHA-256 digest, a role, an optional merchant scope.
     #[serde(default)]
-    pub operators: Vec<crate::graphql::auth::OperatorConfig>,
+    pub operators: Vec<OperatorConfig>,
     /// The back office's read-model database (SQLite, rebuildable from the log).
     /// When unset: beside an SQLite store (`data/paycode.db` gives
     /// `data/paycode.readmodels.db`), so read models never outlive the log
@@ -331,6 +331,29 @@ impl ApiKeys {
         }
         self.active.get(&digest).cloned().ok_or(KeyProblem::Unknown)
     }
+}
+
+/// A back-office role. Roles are ordered: a viewer reads; an operator also
+/// changes orders; an admin also rebuilds projections (`graphql::auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+/// One back-office token, as configured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    /// Lower-case hex SHA-256 of the bearer token (`sha256sum`).
+    pub token_sha256: String,
+    pub role: Role,
+    /// When set, this token sees and changes only this merchant's orders.
+    pub merchant: Option<MerchantId>,
+    /// Recorded as `by` in the events this token causes; defaults to the role.
+    pub name: Option<String>,
 }
 
 /// Lower-case hex SHA-256, as `sha256sum` prints it.

@@ -32,7 +32,7 @@ const READY_MAX_LAG: u64 = 1_000;
 /// Readiness: the event store answers a read, and the read models (when
 /// this node serves them) have caught up with it.
 async fn readyz(State(service): State<Service>) -> (StatusCode, String) {
-    let head = match service.process.orders().store().head().await {
+    let head = match service.store.head().await {
         Ok(head) => head,
         Err(error) => {
             tracing::warn!(error = %error, "readiness check: store unavailable");
@@ -62,16 +62,22 @@ async fn readyz(State(service): State<Service>) -> (StatusCode, String) {
 }
 
 /// Prometheus metrics: payments by provider and outcome, reversals,
-/// provider call latency, the manual-queue size, the log's head and the
-/// read models' lag.
+/// provider call latency, the manual-queue size, the work list, the log's
+/// head and the read models' lag.
 async fn metrics(State(service): State<Service>) -> impl IntoResponse {
-    let head = service.process.orders().store().head().await.unwrap_or(0);
+    let head = service.store.head().await.unwrap_or(0);
     let queue = u64::try_from(service.process.manual_queue_size()).unwrap_or(u64::MAX);
+    let work = u64::try_from(service.process.work_list_size()).unwrap_or(u64::MAX);
     let text = service.process.metrics().render(&[
         (
             "paycode_manual_queue_size",
             "Orders on the manual-intervention queue.",
             queue,
+        ),
+        (
+            "paycode_work_list_orders",
+            "Orders with follow-up work (polls, deadlines, reversals, refunds) on this node's work list.",
+            work,
         ),
         (
             "paycode_store_head_position",

@@ -13,9 +13,9 @@ pub mod console;
 pub mod graphql;
 mod http;
 pub mod openapi;
-pub mod reconcile_cli;
 pub mod service;
 mod store_url;
+pub mod wiring;
 
 use anyhow::Context as _;
 
@@ -51,28 +51,14 @@ pub fn init_tracing(json: bool) {
 /// SIGTERM; then stops accepting connections and lets in-flight requests
 /// (and their appends) finish.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let simulator = match &config.simulator {
-        Some(sim) => {
-            let sim_config = paycode_sim::SimConfig::load(&sim.config).with_context(|| {
-                format!("loading the simulator config {}", sim.config.display())
-            })?;
-            let running = paycode_sim::start(sim_config, sim.listen)
-                .await
-                .context("starting the simulator")?;
-            println!(
-                "paycode-sim (WeChat Pay + Alipay simulator) on {}",
-                running.base_url()
-            );
-            Some(running)
-        }
-        None => None,
-    };
+    let simulator = start_simulator(&config).await?;
     let store_url: StoreUrl = config.store.parse().map_err(anyhow::Error::msg)?;
     let opened = store_url.open().await.context("opening the event store")?;
     for warning in crate::checks::check_config(&config).warnings {
         tracing::warn!(warning = warning.as_str(), "configuration");
     }
     let mut service = Service::on_store(opened, &config)?;
+    let (app, projector) = wiring::app(&mut service, &config).await?;
     let worker = tokio::spawn(service.clone().run_worker());
     // Simulator accounts answer once it is up, which it is by now.
     let self_check = tokio::spawn(
@@ -81,8 +67,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .clone()
             .watch(service.process.providers().accounts()),
     );
-    let (back_office, projector, read_models) = graphql::start(&service, &config).await?;
-    service.read_models = Some(read_models);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -106,19 +90,50 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(banner) = &config.banner {
         println!("{}", banner.trim_end());
     }
-    let served = axum::serve(
-        listener,
-        api::json_fallbacks(router(service).merge(back_office).merge(console::routes())),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await;
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
     worker.abort();
     projector.abort();
     self_check.abort();
+    #[cfg(feature = "simulator")]
     if let Some(running) = simulator {
         running.shutdown().await;
     }
+    #[cfg(not(feature = "simulator"))]
+    let () = simulator;
     served.context("serving HTTP")
+}
+
+/// Starts the configured in-process simulator (`[simulator]`), when this
+/// build carries it (the `simulator` feature).
+#[cfg(feature = "simulator")]
+async fn start_simulator(config: &Config) -> anyhow::Result<Option<paycode_sim::RunningSim>> {
+    let Some(sim) = &config.simulator else {
+        return Ok(None);
+    };
+    let sim_config = paycode_sim::SimConfig::load(&sim.config)
+        .with_context(|| format!("loading the simulator config {}", sim.config.display()))?;
+    let running = paycode_sim::start(sim_config, sim.listen)
+        .await
+        .context("starting the simulator")?;
+    println!(
+        "paycode-sim (WeChat Pay + Alipay simulator) on {}",
+        running.base_url()
+    );
+    Ok(Some(running))
+}
+
+/// This build has no simulator: a configuration that asks for one is refused.
+#[cfg(not(feature = "simulator"))]
+async fn start_simulator(config: &Config) -> anyhow::Result<()> {
+    if config.simulator.is_some() {
+        anyhow::bail!(
+            "the configuration asks for the in-process simulator ([simulator]), \
+             which this build leaves out: build with `--features simulator` (as `make run` does)"
+        );
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -536,12 +536,10 @@ async fn the_served_app_answers_json_for_what_no_route_serves() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let mut config = paycode_server::Config::empty();
     config.read_models = Some(dir.path().join("read.db"));
-    let (back_office, runner, _) = paycode_server::graphql::start(&world.service, &config)
+    let mut service = world.service.clone();
+    let (app, runner) = paycode_server::wiring::app(&mut service, &config)
         .await
-        .expect("the back office starts");
-    let app = paycode_server::api::json_fallbacks(
-        paycode_server::router(world.service.clone()).merge(back_office),
-    );
+        .expect("the app assembles");
     let call = |method: &str, path: &str, body: &str| {
         let request = Request::builder()
             .method(method)

@@ -24,7 +24,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ),
     (
         "wx 10 refund processing 20 s",
-        "SUCCESS, refund SUCCESS (30.00)",
+        "SUCCESS, refund SUCCEEDED (30.00)",
         "refund-processing",
     ),
     ("ali 00 pays at once", "SUCCESS", "requested, paid"),
@@ -54,7 +54,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ),
     (
         "ali refund 60.00 of 100.00",
-        "SUCCESS, refund SUCCESS (60.00)",
+        "SUCCESS, refund SUCCEEDED (60.00)",
         "refunded",
     ),
     (

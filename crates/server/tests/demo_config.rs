@@ -3,7 +3,7 @@
 //! rot unnoticed. Its own test binary: it changes the working directory to
 //! the repository root, where `make run` starts and the config's paths point.
 
-use paycode_server::{Config, service::provider_directory};
+use paycode_server::{Config, wiring::provider_directory};
 
 #[test]
 fn the_demo_config_builds_every_client_it_names() {

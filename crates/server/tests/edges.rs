@@ -167,15 +167,13 @@ async fn run_case(world: &World, wallet: &str, call: CallKind, fault: Fault, ser
         [(Some(call), fault)],
         "{no}: the fault hit its call once"
     );
-    let stream = paycode_app::OrderService::stream(
-        &paycode_domain::MerchantId::parse("shop-a").expect("merchant"),
-        &paycode_domain::OutTradeNo::parse(&no).expect("order number"),
-    );
     let order = world
         .service
         .process
-        .orders()
-        .load(&stream)
+        .order(
+            &paycode_domain::MerchantId::parse("shop-a").expect("merchant"),
+            &paycode_domain::OutTradeNo::parse(&no).expect("order number"),
+        )
         .await
         .expect("loads")
         .expect("the order exists");

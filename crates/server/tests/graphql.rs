@@ -22,7 +22,7 @@ use paycode_server::graphql::{BackOffice, sdl};
 use paycode_server::{Config, Service};
 use paycode_store::EventStore;
 use serde_json::{Value, json};
-use support::gql::{codes, post};
+use support::gql::{codes, gauge, post};
 use tower::ServiceExt as _;
 
 const CHECKED_IN: &str = concat!(
@@ -47,6 +47,8 @@ struct World {
     store: Arc<dyn EventStore>,
     office: BackOffice,
     router: Router,
+    /// The same node's POS and operations routes (`/metrics`).
+    pos: Router,
 }
 
 /// The recorded log up to the last event, which resolves the order
@@ -94,6 +96,7 @@ async fn world() -> World {
         store,
         office,
         router,
+        pos: paycode_server::router(service),
     }
 }
 
@@ -380,6 +383,8 @@ async fn a_manual_resolution_answers_from_the_read_model_after_it_caught_up() {
         .await
         .expect("the work list rebuilds");
     assert_eq!(w.office.process.manual_queue_size(), 1);
+    assert_eq!(gauge(&w.pos, "paycode_manual_queue_size").await, 1);
+    let work_before = gauge(&w.pos, "paycode_work_list_orders").await;
     let (_, queue) = post(
         &w.router,
         Some("operator-demo"),
@@ -417,8 +422,22 @@ async fn a_manual_resolution_answers_from_the_read_model_after_it_caught_up() {
     )
     .await;
     assert_eq!(queue["data"]["manualInterventions"]["nodes"], json!([]));
-    // Through the payment process: the gauge follows without a restart.
+    // Through the payment process: the gauge, `/metrics` and the work list
+    // follow without a restart (a closed order has no follow-up work).
     assert_eq!(w.office.process.manual_queue_size(), 0);
+    assert_eq!(gauge(&w.pos, "paycode_manual_queue_size").await, 0);
+    assert_eq!(
+        gauge(&w.pos, "paycode_work_list_orders").await,
+        work_before,
+        "the resolved order adds no work"
+    );
+    assert!(
+        w.office
+            .process
+            .next_due_at()
+            .is_none_or(|at| at > w.office.process.now()),
+        "nothing is due after the resolution"
+    );
     let (_, again) = post(&w.router, Some("operator-demo"), r#"mutation { resolveManually(merchant: "demo", outTradeNo: "ali-stuck", outcome: REVERSED, note: "twice") { position } }"#).await;
     assert_eq!(codes(&again), ["ORDER_NOT_NEEDING_ATTENTION"]);
 }
@@ -783,24 +802,19 @@ async fn order_updates_reach_only_subscribers_who_may_see_them() {
     let mut demo = subscribe("viewer-demo", &format!("(after: {head})"));
     let mut other = subscribe("viewer-other", &format!("(after: {head})"));
     let mut demo_paying = subscribe("admin", &format!("(status: PAYING, after: {head})"));
-    let orders = w.office.process.orders().clone();
     let first_writes = async {
-        let stream = paycode_app::OrderService::stream(
-            &id("demo"),
-            &paycode_domain::OutTradeNo::parse("ali-stuck").expect("no"),
-        );
-        orders
-            .execute(
-                &stream,
-                &paycode_domain::OrderCommand::ResolveManually {
-                    by: "t".into(),
-                    note: "n".into(),
-                    outcome: paycode_domain::ManualOutcome::Reversed,
-                },
+        w.office
+            .process
+            .resolve_manually(
+                &id("demo"),
+                &paycode_domain::OutTradeNo::parse("ali-stuck").expect("no"),
+                "t".into(),
+                "n".into(),
+                paycode_domain::ManualOutcome::Reversed,
             )
             .await
             .expect("resolves");
-        new_order(&orders, "other", "o-1").await;
+        support::request_in_log(&w.store, "other", "o-1", "9.90").await;
     };
     let (demo_update, other_update, paying_update, ()) =
         tokio::join!(demo.next(), other.next(), demo_paying.next(), first_writes);
@@ -827,9 +841,8 @@ async fn an_update_carries_its_event_position_and_resuming_after_it_misses_nothi
     let w = world().await;
     let schema = paycode_server::graphql::schema(w.office.clone());
     let head = w.store.head().await.expect("head");
-    let orders = w.office.process.orders().clone();
     for number in ["p-1", "p-2", "p-3"] {
-        new_order(&orders, "demo", number).await;
+        support::request_in_log(&w.store, "demo", number, "9.90").await;
     }
     let follow = |after: u64| {
         let request = async_graphql::Request::new(format!(
@@ -879,25 +892,4 @@ async fn an_update_carries_its_event_position_and_resuming_after_it_misses_nothi
 
 fn id(text: &str) -> paycode_domain::MerchantId {
     paycode_domain::MerchantId::parse(text).expect("an id")
-}
-
-async fn new_order(orders: &paycode_app::OrderService, merchant: &str, number: &str) {
-    let number = paycode_domain::OutTradeNo::parse(number).expect("a number");
-    let stream = paycode_app::OrderService::stream(&id(merchant), &number);
-    let request = paycode_domain::RequestPayment {
-        merchant: id(merchant),
-        out_trade_no: number,
-        amount: paycode_domain::Money::parse("9.90").expect("money"),
-        subject: "a subscription test".into(),
-        store_id: None,
-        terminal_id: None,
-        auth_code: paycode_domain::AuthCode::parse("134567890123456789").expect("a code"),
-    };
-    orders
-        .execute(
-            &stream,
-            &paycode_domain::OrderCommand::RequestPayment(request),
-        )
-        .await
-        .expect("the order is recorded");
 }

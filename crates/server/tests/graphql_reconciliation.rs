@@ -65,18 +65,6 @@ async fn post(office: &Office, token: Option<&str>, query: &str) -> (StatusCode,
     support::gql::post(&office.router, token, query).await
 }
 
-/// The provider order number of the order's current attempt: what the bill prints.
-async fn provider_no(world: &World, order: &str) -> String {
-    let stream = paycode_store::StreamName::parse(&format!("order-shop-a-{order}")).unwrap();
-    let loaded = world.service.process.orders().load(&stream).await.unwrap();
-    let order = loaded.expect("the order exists");
-    order
-        .current_attempt()
-        .provider_order_no
-        .as_str()
-        .to_owned()
-}
-
 /// Three WeChat payments of shop-a; the simulator's bill says 7.70 for the
 /// 7.00 of `wx-alter`.
 async fn day_with_an_altered_amount(world: &World) {
@@ -95,7 +83,7 @@ async fn day_with_an_altered_amount(world: &World) {
         .sim
         .sim()
         .tamper_bill(BillTamper::AlterAmount {
-            out_trade_no: provider_no(world, "wx-alter").await,
+            out_trade_no: world.provider_no("wx-alter").await,
             amount: "7.70".into(),
         })
         .expect("the tamper is valid");
@@ -178,10 +166,7 @@ async fn an_operator_runs_the_day_finds_the_altered_amount_and_resolves_it_once(
         (&d["billAmount"], &d["ledgerAmount"]),
         (&json!("7.70"), &json!("7.00"))
     );
-    assert_eq!(
-        d["outTradeNo"],
-        json!(provider_no(&world, "wx-alter").await)
-    );
+    assert_eq!(d["outTradeNo"], json!(world.provider_no("wx-alter").await));
     assert_eq!(d["resolution"], Value::Null);
     assert_eq!((&d["status"], &report["open"]), (&json!("open"), &json!(1)));
     assert_eq!(

@@ -3,10 +3,12 @@
 //! is refused, and a subscriber sees its own merchant's change and not
 //! another merchant's.
 
+mod support;
+
 use std::sync::Arc;
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use paycode_domain::{AuthCode, MerchantId, Money, OrderCommand, OutTradeNo, RequestPayment};
+use paycode_domain::MerchantId;
 use paycode_projections::ReadModels;
 use paycode_server::graphql::BackOffice;
 use paycode_server::graphql::auth::{OperatorConfig, Operators, Role};
@@ -104,24 +106,7 @@ async fn receive(socket: &mut Socket) -> Option<Value> {
 }
 
 async fn pay(service: &Service, merchant: &str, number: &str) {
-    let merchant = MerchantId::parse(merchant).expect("an id");
-    let number = OutTradeNo::parse(number).expect("a number");
-    let stream = paycode_app::OrderService::stream(&merchant, &number);
-    let request = RequestPayment {
-        merchant,
-        out_trade_no: number,
-        amount: Money::parse("5.00").expect("money"),
-        subject: "ws".into(),
-        store_id: None,
-        terminal_id: None,
-        auth_code: AuthCode::parse("134567890123456789").expect("a code"),
-    };
-    service
-        .process
-        .orders()
-        .execute(&stream, &OrderCommand::RequestPayment(request))
-        .await
-        .expect("recorded");
+    support::request_in_log(&service.store, merchant, number, "5.00").await;
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! Keeps the layering of docs/ARCHITECTURE.md true without review effort:
-//! reads `cargo metadata` and fails on a dependency edge between paycode
-//! crates that the architecture does not allow.
+//! reads `cargo metadata` and fails unless the dependency edges between
+//! paycode crates are exactly those of the table below: an edge the
+//! architecture does not allow fails, and so does a listed edge that no
+//! longer exists, so the table stays the map of what is.
 //!
 //! Only normal (non-dev) dependencies are checked: a client crate may test
 //! itself against the simulator, but may not call it.
@@ -8,10 +10,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
-/// For each paycode package, the paycode packages it may depend on.
-/// A package missing here may not exist yet; one that exists but is missing
-/// fails the test, so a new crate must take its place in the map.
-const ALLOWED: &[(&str, &[&str])] = &[
+/// For each paycode package, the paycode packages it depends on. A package
+/// that exists but is missing here fails the test, so a new crate must take
+/// its place in the map.
+const EDGES: &[(&str, &[&str])] = &[
     ("paycode-domain", &[]),
     ("paycode-store", &[]),
     ("paycode-store-sqlite", &["paycode-store"]),
@@ -28,7 +30,6 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "paycode-domain",
             "paycode-store",
-            "paycode-projections",
             "paycode-provider",
             "paycode-reconcile",
             // The bill parsers only: the app turns their rows into matching input.
@@ -49,6 +50,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "paycode-alipay",
             "paycode-app",
             "paycode-projections",
+            // Optional: only with the `simulator` feature (`make run`, the tests).
             "paycode-sim",
         ],
     ),
@@ -115,10 +117,11 @@ fn workspace_edges() -> BTreeMap<String, BTreeSet<String>> {
 
 #[test]
 fn crates_depend_only_downwards() {
-    let allowed: BTreeMap<&str, &[&str]> = ALLOWED.iter().copied().collect();
+    let table: BTreeMap<&str, &[&str]> = EDGES.iter().copied().collect();
     let mut wrong = Vec::new();
-    for (package, deps) in workspace_edges() {
-        let Some(may) = allowed.get(package.as_str()) else {
+    let edges = workspace_edges();
+    for (package, deps) in &edges {
+        let Some(may) = table.get(package.as_str()) else {
             wrong.push(format!(
                 "{package} is not in the layering map of tests/layering.rs"
             ));
@@ -128,6 +131,18 @@ fn crates_depend_only_downwards() {
             if !may.contains(&dep.as_str()) {
                 wrong.push(format!("{package} -> {dep} points the wrong way"));
             }
+        }
+        for listed in *may {
+            if !deps.contains(*listed) {
+                wrong.push(format!(
+                    "{package} -> {listed} is in the table but not in the code: remove it"
+                ));
+            }
+        }
+    }
+    for package in table.keys() {
+        if !edges.contains_key(*package) {
+            wrong.push(format!("{package} is in the table but is no crate"));
         }
     }
     assert!(
@@ -162,4 +177,28 @@ fn the_domain_has_no_io_dependencies() {
             "paycode-domain must stay pure, but depends on {name}"
         );
     }
+}
+
+/// `paycode-sim` reaches the server only through its `simulator` feature:
+/// a production build of `paycode` does not carry the simulator.
+#[test]
+fn the_simulator_is_optional_in_the_server() {
+    let metadata = metadata();
+    let server = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .find(|p| p["name"] == "paycode-server")
+        .expect("paycode-server is a workspace member");
+    let sim = server["dependencies"]
+        .as_array()
+        .expect("dependencies")
+        .iter()
+        .find(|d| d["name"] == "paycode-sim" && d["kind"].is_null())
+        .expect("the server may run the simulator in process");
+    assert_eq!(sim["optional"], true, "{sim}");
+    assert_eq!(
+        server["features"]["simulator"],
+        serde_json::json!(["dep:paycode-sim"])
+    );
 }

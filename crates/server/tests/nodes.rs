@@ -82,3 +82,163 @@ async fn the_surviving_node_takes_over_the_orders_of_a_killed_one() {
         .await
         .expect("schema dropped");
 }
+
+/// One gauge of a node's `GET /metrics`; `None` while the node does not answer.
+async fn gauge(http: &reqwest::Client, base: &str, name: &str) -> Option<u64> {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Waits until `check` holds for every node, or fails after `within`.
+async fn until_gauges(
+    http: &reqwest::Client,
+    bases: &[&str],
+    expected: &[(&str, u64)],
+    within: Duration,
+    what: &str,
+) {
+    let started = std::time::Instant::now();
+    loop {
+        let mut seen = Vec::new();
+        for base in bases {
+            for (name, _) in expected {
+                seen.push(gauge(http, base, name).await);
+            }
+        }
+        let wanted: Vec<_> = bases
+            .iter()
+            .flat_map(|_| expected.iter().map(|(_, v)| Some(*v)))
+            .collect();
+        if seen == wanted {
+            return;
+        }
+        assert!(
+            started.elapsed() < within,
+            "{what}: after {within:?} the nodes show {seen:?}, not {wanted:?} ({expected:?} on each of {bases:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A person resolves a manual-queue order through one node's back office:
+/// that node's queue gauge and work list follow at once (the resolution goes
+/// through its payment process), and the other node's follow within seconds
+/// by following the log. Neither restarts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_manual_resolution_on_one_node_reaches_both_nodes_gauges_without_a_restart() {
+    let Ok(url) = std::env::var("PAYCODE_TEST_POSTGRES_URL") else {
+        eprintln!("skipping: PAYCODE_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let schema = schema();
+    let store_url = format!("{url}?schema={schema}");
+    let sim = wall_clock_sim(FaultConfig::default()).await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (port_a, port_b) = (free_port(), free_port());
+    let config_a = write_config(dir.path(), "a", &sim.base_url(), port_a, &store_url);
+    let config_b = write_config(dir.path(), "b", &sim.base_url(), port_b, &store_url);
+    let mut node_a = spawn_paycode(&config_a, &dir.path().join("a.log"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut node_b = spawn_paycode(&config_b, &dir.path().join("b.log"));
+    let (a, b) = (
+        format!("http://127.0.0.1:{port_a}"),
+        format!("http://127.0.0.1:{port_b}"),
+    );
+    let http = http();
+    until_gauges(
+        &http,
+        &[&a, &b],
+        &[("paycode_manual_queue_size", 0)],
+        Duration::from_secs(30),
+        "both nodes start",
+    )
+    .await;
+
+    // An Alipay payment whose reversal the provider always refuses: it ends
+    // on the manual-intervention queue of whichever node works it, and the
+    // other node sees it there by following the log.
+    let body = serde_json::json!({
+        "out_trade_no": "stuck",
+        "auth_code": support::alipay_code(9, 0, 1),
+        "amount": "40.00",
+        "subject": "a reversal that always fails",
+    });
+    let paid = http
+        .post(format!("{a}/v1/payments"))
+        .header("authorization", format!("Bearer {}", support::KEY))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("node a answers");
+    assert_eq!(paid.status().as_u16(), 201);
+    until_gauges(
+        &http,
+        &[&a, &b],
+        &[
+            ("paycode_manual_queue_size", 1),
+            ("paycode_work_list_orders", 0),
+        ],
+        Duration::from_secs(60),
+        "the abandoned reversal reaches both queues",
+    )
+    .await;
+
+    let mutation = r#"mutation { resolveManually(merchant: "shop", outTradeNo: "stuck", outcome: REVERSED, note: "closed in the Alipay console") { order { status needsAttention } } }"#;
+    let answer: serde_json::Value = serde_json::from_str(
+        &http
+            .post(format!("{b}/graphql"))
+            .header(
+                "authorization",
+                format!("Bearer {}", support::cluster::OPERATOR_TOKEN),
+            )
+            .header("content-type", "application/json")
+            .body(serde_json::json!({ "query": mutation }).to_string())
+            .send()
+            .await
+            .expect("node b answers")
+            .text()
+            .await
+            .expect("a body"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        answer["data"]["resolveManually"]["order"],
+        serde_json::json!({ "status": "TRADE_CLOSED", "needsAttention": false }),
+        "{answer}"
+    );
+    // The node that took the resolution: at once.
+    assert_eq!(gauge(&http, &b, "paycode_manual_queue_size").await, Some(0));
+    assert_eq!(gauge(&http, &b, "paycode_work_list_orders").await, Some(0));
+    // The other node: by following the log, without a restart.
+    until_gauges(
+        &http,
+        &[&a, &b],
+        &[
+            ("paycode_manual_queue_size", 0),
+            ("paycode_work_list_orders", 0),
+        ],
+        Duration::from_secs(10),
+        "the resolution reaches the other node",
+    )
+    .await;
+
+    node_a.kill();
+    node_b.kill();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connects");
+    tokio::spawn(connection);
+    client
+        .execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"), &[])
+        .await
+        .expect("schema dropped");
+}

@@ -244,7 +244,7 @@ async fn partial_refunds_never_exceed_the_paid_amount() {
         .await;
     assert_eq!(
         (status, body["state"].as_str()),
-        (201, Some("SUCCESS")),
+        (201, Some("SUCCEEDED")),
         "{body}"
     );
     let (status, body) = world
@@ -291,7 +291,7 @@ async fn a_wechat_refund_is_polled_until_it_succeeds() {
     );
     world.pass(40).await;
     let (_, body) = world.get("/v1/payments/wx-ref/refunds/rf-1").await;
-    assert_eq!(body["state"], "SUCCESS", "{body}");
+    assert_eq!(body["state"], "SUCCEEDED", "{body}");
     let (_, order) = world.get("/v1/payments/wx-ref").await;
     assert_eq!(
         (state(&order), order["refunded_amount"].as_str()),

@@ -30,19 +30,6 @@ fn state(body: &Value) -> &str {
     body["state"].as_str().unwrap_or("?")
 }
 
-/// The provider order number paycode sent for the order's current attempt:
-/// what the bills print as 商户订单号.
-async fn provider_no(world: &World, order: &str) -> String {
-    let stream = paycode_store::StreamName::parse(&format!("order-shop-a-{order}")).unwrap();
-    let loaded = world.service.process.orders().load(&stream).await.unwrap();
-    let order = loaded.expect("the order exists");
-    order
-        .current_attempt()
-        .provider_order_no
-        .as_str()
-        .to_owned()
-}
-
 async fn pay(world: &World, order: &str, code: &str, amount: &str, expected: &str) {
     let (status, body) = world.pay(order, code, amount).await;
     assert_eq!((status, state(&body)), (201, expected), "{order}: {body}");
@@ -76,13 +63,13 @@ async fn wechat_day(world: &World) {
     tamper(
         world,
         BillTamper::DropTrade {
-            out_trade_no: provider_no(world, "wx-drop").await,
+            out_trade_no: world.provider_no("wx-drop").await,
         },
     );
     tamper(
         world,
         BillTamper::AlterAmount {
-            out_trade_no: provider_no(world, "wx-alter").await,
+            out_trade_no: world.provider_no("wx-alter").await,
             amount: "7.70".into(),
         },
     );
@@ -91,7 +78,7 @@ async fn wechat_day(world: &World) {
         BillTamper::InjectSuccess {
             provider: paycode_sim::Provider::Wechat,
             merchant: "10000100".into(),
-            out_trade_no: provider_no(world, "wx-late").await,
+            out_trade_no: world.provider_no("wx-late").await,
             amount: "30.00".into(),
             at: None,
         },
@@ -110,7 +97,7 @@ async fn alipay_day(world: &World) {
     .await;
     let refund = json!({ "out_refund_no": "ali-r1", "amount": "60.00" });
     let (status, body) = world.post("/v1/payments/ali-ref/refunds", refund).await;
-    assert_eq!((status, state(&body)), (201, "SUCCESS"), "{body}");
+    assert_eq!((status, state(&body)), (201, "SUCCEEDED"), "{body}");
     pay(world, "ali-rev", &alipay_code(0, 0, 13), "8.80", "SUCCESS").await;
     let (status, body) = world.post("/v1/payments/ali-rev/reversal", json!({})).await;
     assert_eq!((status, state(&body)), (200, "TRADE_CLOSED"), "{body}");
@@ -125,7 +112,7 @@ async fn alipay_day(world: &World) {
     tamper(
         world,
         BillTamper::AlterAmount {
-            out_trade_no: provider_no(world, "ali-alter").await,
+            out_trade_no: world.provider_no("ali-alter").await,
             amount: "2.00".into(),
         },
     );
@@ -152,7 +139,7 @@ async fn after(world: &World, day: NaiveDate) {
 async fn run(world: &World, provider: Provider, day: NaiveDate) -> RunOutcome {
     after(world, day).await;
     let config = support::config(&world.sim.base_url());
-    let providers = paycode_server::service::provider_directory(&config).unwrap();
+    let providers = paycode_server::wiring::provider_directory(&config).unwrap();
     let account = Reconciler::bill_account(&providers, &shop(), provider).unwrap();
     let bill = Reconciler::download(&providers, &shop(), provider, day)
         .await
@@ -272,7 +259,7 @@ async fn a_payment_just_before_midnight_missing_from_its_bill_is_carried_and_rep
     tamper(
         &world,
         BillTamper::DropTrade {
-            out_trade_no: provider_no(&world, "wx-late-night").await,
+            out_trade_no: world.provider_no("wx-late-night").await,
         },
     );
     world.pass(180).await;
@@ -392,7 +379,7 @@ async fn a_day_without_a_bill_is_an_empty_report_and_a_bad_file_records_nothing(
     assert_eq!(empty.report.bill.payment_count, 0);
 
     let config = support::config(&world.sim.base_url());
-    let providers = paycode_server::service::provider_directory(&config).unwrap();
+    let providers = paycode_server::wiring::provider_directory(&config).unwrap();
     let head = world.head().await;
     for (provider, bytes) in [
         (Provider::Wechatpay, b"\xff\xfe not a bill".to_vec()),
@@ -433,7 +420,7 @@ async fn the_report_files_are_named_by_provider_merchant_and_day() {
     wechat_day(&world).await;
     let outcome = run(&world, Provider::Wechatpay, day()).await;
     let dir = tempfile::tempdir().unwrap();
-    let written = paycode_server::reconcile_cli::write_files(&outcome.report, dir.path()).unwrap();
+    let written = paycode_server::cli::reconcile::write_files(&outcome.report, dir.path()).unwrap();
     let names: Vec<String> = written
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
@@ -462,12 +449,12 @@ async fn the_cli_runs_shows_lists_and_resolves_with_exit_codes_a_scheduler_can_r
     tamper(
         &world,
         BillTamper::DropTrade {
-            out_trade_no: provider_no(&world, "wx-drop").await,
+            out_trade_no: world.provider_no("wx-drop").await,
         },
     );
     after(&world, day()).await;
     let providers =
-        paycode_server::service::provider_directory(&support::config(&world.sim.base_url()))
+        paycode_server::wiring::provider_directory(&support::config(&world.sim.base_url()))
             .unwrap();
     let BillInput::Downloaded(paycode_provider::BillAnswer::File(file)) =
         Reconciler::download(&providers, &shop(), Provider::Wechatpay, day())

@@ -134,7 +134,7 @@ async fn a_refund_resent_across_a_crash_is_refunded_once() {
             None,
         )
         .await;
-        if refund["state"] == "SUCCESS" {
+        if refund["state"] == "SUCCEEDED" {
             break refund;
         }
         assert!(

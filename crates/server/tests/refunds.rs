@@ -64,7 +64,7 @@ async fn two_orders_refunded_under_the_same_till_number_get_a_refund_each() {
     let mut ids = Vec::new();
     for (no, trade, amount) in [("wx-r1", &first, "5.00"), ("wx-r2", &second, "7.00")] {
         let (_, body) = world.get(&format!("/v1/payments/{no}/refunds/1")).await;
-        assert_eq!(body["state"], "SUCCESS", "{no}: {body}");
+        assert_eq!(body["state"], "SUCCEEDED", "{no}: {body}");
         let at_sim = sim_refunds(&world, trade);
         assert_eq!(at_sim.len(), 1, "{no}: one refund at the provider");
         let (number, refund_id, sim_amount, status) = &at_sim[0];
@@ -124,7 +124,7 @@ async fn a_refund_call_that_fails_in_transport_is_sent_again_and_refunds_once() 
             assert_eq!(body["state"], "UNKNOWN", "{no} {name}: {body}");
             world.pass(120).await;
             let (_, body) = world.get(&format!("/v1/payments/{no}/refunds/r")).await;
-            assert_eq!(body["state"], "SUCCESS", "{no} {name}: {body}");
+            assert_eq!(body["state"], "SUCCEEDED", "{no} {name}: {body}");
             let at_sim = sim_refunds(&world, &trade);
             assert_eq!(at_sim.len(), 1, "{no} {name}: refunded once: {at_sim:?}");
             assert_eq!(at_sim[0].2, "4.00", "{no} {name}");
@@ -168,7 +168,7 @@ async fn an_alipay_refund_still_processing_is_never_recorded_failed() {
     );
     world.pass(120).await;
     let (_, body) = world.get("/v1/payments/ali-slow/refunds/r").await;
-    assert_eq!(body["state"], "SUCCESS", "{body}");
+    assert_eq!(body["state"], "SUCCEEDED", "{body}");
     let at_sim = sim_refunds(&world, &trade);
     assert_eq!(at_sim.len(), 1, "{at_sim:?}");
     assert_eq!(
@@ -211,7 +211,7 @@ async fn fifty_concurrent_refunds_never_refund_more_than_was_paid() {
         let (_, body) = world
             .get(&format!("/v1/payments/wx-rush/refunds/{no}"))
             .await;
-        assert_eq!(body["state"], "SUCCESS", "{no}: {body}");
+        assert_eq!(body["state"], "SUCCEEDED", "{no}: {body}");
     }
     let at_sim = sim_refunds(&world, &trade);
     assert_eq!(
@@ -258,15 +258,12 @@ async fn a_wechat_refund_that_ends_change_waits_for_a_person_and_refundclose_fre
         "{body}"
     );
     assert_eq!(world.service.process.manual_queue_size(), 1);
-    let stream = paycode_app::OrderService::stream(
-        &paycode_domain::MerchantId::parse("shop-a").unwrap(),
-        &paycode_domain::OutTradeNo::parse("wx-change").unwrap(),
-    );
     world
         .service
         .process
         .resolve_refund(
-            &stream,
+            &paycode_domain::MerchantId::parse("shop-a").unwrap(),
+            &paycode_domain::OutTradeNo::parse("wx-change").unwrap(),
             paycode_domain::OutRefundNo::parse("r").unwrap(),
             "ops-anna".into(),
             "paid back by bank transfer".into(),

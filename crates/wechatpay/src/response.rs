@@ -235,7 +235,7 @@ pub fn map_reverse(envelope: Result<Envelope, ProviderError>) -> ReverseAnswer {
             // Refusals that another call cannot change: the 7-day window
             // passed, the trade has refunds, or our request is malformed.
             "REVERSE_EXPIRE" | "TRADE_STATE_ERROR" | "INVALID_TRANSACTIONID" | "PARAM_ERROR" => {
-                ReverseAnswer::Failed(raw)
+                ReverseAnswer::Refused(raw)
             }
             // Anything else (INVALID_REQUEST for a rate limit or a
             // certificate problem, an unlisted code): reverse is idempotent,

@@ -355,11 +355,11 @@ fn reverse_reads_recall_first_then_the_result() {
     ));
     assert!(matches!(
         reverse(&[("result_code", "FAIL"), ("err_code", "REVERSE_EXPIRE"), ("recall", "N")]),
-        ReverseAnswer::Failed(raw) if raw.code == "REVERSE_EXPIRE"
+        ReverseAnswer::Refused(raw) if raw.code == "REVERSE_EXPIRE"
     ));
     assert!(matches!(
         reverse(&[("result_code", "FAIL"), ("err_code", "TRADE_STATE_ERROR"), ("recall", "N")]),
-        ReverseAnswer::Failed(raw) if raw.code == "TRADE_STATE_ERROR"
+        ReverseAnswer::Refused(raw) if raw.code == "TRADE_STATE_ERROR"
     ));
     // Issue 13: a rate limit or certificate problem (INVALID_REQUEST) and
     // unlisted codes are called again with backoff, not sent to a person.

@@ -40,22 +40,16 @@ use paycode_domain::{
 };
 use paycode_provider::ProviderError;
 use paycode_reconcile::{Config, Figures, Item, ReconcileError, Report, Scope, Subject};
-use paycode_store::{EventStore, ExpectedVersion, NewEvent, StoreError, StreamName};
+use paycode_store::{EventStore, RecordedEvent, StoreError, StreamName};
 
 use crate::clock::{Clock, IdSource};
 use crate::orders::AppError;
 use crate::process::ProviderDirectory;
 use crate::replay::project_orders;
+use crate::streams::{Aggregate, StreamError, Streams};
 
 pub use bills::{BillAccount, BillInput};
 pub use report::{DayReport, DiscrepancyView, OpenMoney};
-
-/// Events read per call while loading a run stream: a day has at most a few
-/// thousand discrepancies.
-const LOAD_PAGE: usize = 1_000;
-
-/// How often a resolution is decided again after losing a race.
-const MAX_CONFLICT_RETRIES: usize = 8;
 
 /// Why a run, a report or a resolution did not happen. Nothing is appended
 /// in any of these cases.
@@ -126,6 +120,51 @@ pub enum ReconciliationError {
     Store(#[from] StoreError),
 }
 
+impl From<StreamError<ResolutionRejected>> for ReconciliationError {
+    fn from(error: StreamError<ResolutionRejected>) -> Self {
+        match error {
+            StreamError::Rejected(rejected) => ReconciliationError::Rejected(rejected),
+            StreamError::Contended { stream } => ReconciliationError::Contended { stream },
+            StreamError::Corrupt { stream, reason } => {
+                ReconciliationError::Corrupt { stream, reason }
+            }
+            StreamError::Store(error) => ReconciliationError::Store(error),
+        }
+    }
+}
+
+impl From<StreamError<std::convert::Infallible>> for ReconciliationError {
+    fn from(error: StreamError<std::convert::Infallible>) -> Self {
+        error
+            .map_rejected::<ResolutionRejected>(|never| match never {})
+            .into()
+    }
+}
+
+/// A run stream folded: every run and every discrepancy of the day.
+impl Aggregate for RunLog {
+    type Event = ReconciliationEvent;
+
+    fn decode(recorded: &RecordedEvent) -> Result<ReconciliationEvent, String> {
+        ReconciliationEvent::decode(&recorded.event_type, recorded.type_version, &recorded.data)
+            .map_err(|e| e.to_string())
+    }
+
+    fn encode(event: &ReconciliationEvent) -> (&'static str, u32, Vec<u8>) {
+        event.encode()
+    }
+
+    fn fold(state: Option<RunLog>, event: &ReconciliationEvent) -> Result<RunLog, String> {
+        let mut log = state.unwrap_or_default();
+        log.apply(event);
+        Ok(log)
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+}
+
 impl From<paycode_wechatpay::bill::BillError> for ReconciliationError {
     fn from(error: paycode_wechatpay::bill::BillError) -> Self {
         ReconciliationError::WechatBill(error)
@@ -168,17 +207,17 @@ pub struct RunOutcome {
 #[derive(Debug, Clone)]
 pub struct Reconciler {
     store: Arc<dyn EventStore>,
+    runs: Streams<RunLog>,
     clock: Arc<dyn Clock>,
-    ids: Arc<dyn IdSource>,
     config: Config,
 }
 
 impl Reconciler {
     pub fn new(store: Arc<dyn EventStore>, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> Self {
         Reconciler {
+            runs: Streams::new(store.clone(), ids),
             store,
             clock,
-            ids,
             config: Config::default(),
         }
     }
@@ -277,9 +316,7 @@ impl Reconciler {
         tokio::task::spawn_blocking(move || drop(orders));
         let matched =
             paycode_reconcile::reconcile(&scope, &parsed.bill, &entries, &carried, &self.config)?;
-        let (stream, log) = self
-            .load(scope.provider, &scope.merchant, scope.day)
-            .await?;
+        let stream = run_stream(scope.provider, &scope.merchant, scope.day)?;
         let run = RunFacts {
             scope: &scope,
             sha256: parsed.sha256,
@@ -290,17 +327,26 @@ impl Reconciler {
             by: request.by,
             warnings: parsed.warnings,
         };
-        let events = run.events(&log, &matched, self.clock.now());
-        let new_discrepancies = events
+        // Decided on the stream as it is at the append: a run or a resolution
+        // of the same day that lands first is taken into account.
+        let now = self.clock.now();
+        let decided = self
+            .runs
+            .execute(&stream, &[], |log| {
+                Ok::<_, std::convert::Infallible>(run.events(
+                    log.unwrap_or(&RunLog::default()),
+                    &matched,
+                    now,
+                ))
+            })
+            .await?;
+        let new_discrepancies = decided
+            .events
             .iter()
             .filter(|e| matches!(e, ReconciliationEvent::DiscrepancyFound(_)))
             .count();
-        let appended = !events.is_empty();
-        let mut log = log;
-        if appended {
-            self.append(&stream, log.version, &events).await?;
-            events.iter().for_each(|e| log.apply(e));
-        }
+        let appended = !decided.events.is_empty();
+        let log = decided.state.unwrap_or_default();
         Ok(RunOutcome {
             report: DayReport::from_log(&scope, stream.as_str(), &log),
             matched,
@@ -370,19 +416,24 @@ impl Reconciler {
         by: &str,
         note: &str,
     ) -> Result<DiscrepancyResolved, ReconciliationError> {
-        for _ in 0..MAX_CONFLICT_RETRIES {
-            let (stream, log) = self.load(provider, merchant, day).await?;
-            let resolved = decide_resolution(&log, id, outcome, by, note, self.clock.now())?;
-            let event = ReconciliationEvent::DiscrepancyResolved(resolved.clone());
-            match self.append(&stream, log.version, &[event]).await {
-                Ok(()) => return Ok(resolved),
-                Err(ReconciliationError::Contended { .. }) => continue,
-                Err(other) => return Err(other),
-            }
-        }
-        Err(ReconciliationError::Contended {
-            stream: reconciliation_stream(provider, merchant, day),
-        })
+        let stream = run_stream(provider, merchant, day)?;
+        let mut resolved = None;
+        self.runs
+            .execute(&stream, &[], |log| {
+                let empty = RunLog::default();
+                let decided = decide_resolution(
+                    log.unwrap_or(&empty),
+                    id,
+                    outcome,
+                    by,
+                    note,
+                    self.clock.now(),
+                )?;
+                resolved = Some(decided.clone());
+                Ok::<_, ResolutionRejected>(vec![ReconciliationEvent::DiscrepancyResolved(decided)])
+            })
+            .await?;
+        Ok(resolved.expect("a landed resolution was decided"))
     }
 
     async fn load(
@@ -391,66 +442,36 @@ impl Reconciler {
         merchant: &MerchantId,
         day: NaiveDate,
     ) -> Result<(StreamName, RunLog), ReconciliationError> {
-        let name = reconciliation_stream(provider, merchant, day);
-        let stream = StreamName::parse(&name).map_err(|e| ReconciliationError::Corrupt {
-            stream: name.clone(),
-            reason: e.to_string(),
-        })?;
-        let mut log = RunLog::default();
-        let mut from = 1;
-        loop {
-            let page = self.store.read_stream(&stream, from, LOAD_PAGE).await?;
-            let Some(last) = page.last() else {
-                return Ok((stream, log));
-            };
-            from = last.version + 1;
-            for recorded in &page {
-                log.apply(&decode(recorded)?);
-            }
-        }
+        let stream = run_stream(provider, merchant, day)?;
+        let log = self
+            .runs
+            .load::<std::convert::Infallible>(&stream)
+            .await?
+            .unwrap_or_default();
+        Ok((stream, log))
     }
+}
 
-    async fn append(
-        &self,
-        stream: &StreamName,
-        version: u64,
-        events: &[ReconciliationEvent],
-    ) -> Result<(), ReconciliationError> {
-        let expected = match version {
-            0 => ExpectedVersion::NoStream,
-            n => ExpectedVersion::Exact(n),
-        };
-        let new = events
-            .iter()
-            .map(|event| {
-                let (event_type, type_version, data) = event.encode();
-                NewEvent {
-                    id: self.ids.new_id(),
-                    event_type: event_type.to_owned(),
-                    type_version,
-                    data,
-                    metadata: Vec::new(),
-                }
-            })
-            .collect();
-        match self.store.append(stream, expected, new).await {
-            Ok(_) => Ok(()),
-            Err(StoreError::Conflict { .. }) => Err(ReconciliationError::Contended {
-                stream: stream.as_str().to_owned(),
-            }),
-            Err(other) => Err(other.into()),
-        }
-    }
+/// The run stream of one provider, merchant and day.
+fn run_stream(
+    provider: Provider,
+    merchant: &MerchantId,
+    day: NaiveDate,
+) -> Result<StreamName, ReconciliationError> {
+    let name = reconciliation_stream(provider, merchant, day);
+    StreamName::parse(&name).map_err(|e| ReconciliationError::Corrupt {
+        stream: name.clone(),
+        reason: e.to_string(),
+    })
 }
 
 fn decode(
     recorded: &paycode_store::RecordedEvent,
 ) -> Result<ReconciliationEvent, ReconciliationError> {
-    ReconciliationEvent::decode(&recorded.event_type, recorded.type_version, &recorded.data)
-        .map_err(|e| ReconciliationError::Corrupt {
-            stream: recorded.stream.as_str().to_owned(),
-            reason: e.to_string(),
-        })
+    <RunLog as Aggregate>::decode(recorded).map_err(|reason| ReconciliationError::Corrupt {
+        stream: recorded.stream.as_str().to_owned(),
+        reason,
+    })
 }
 
 /// What a run records about itself besides the matching's result.

@@ -135,7 +135,7 @@ pub fn reverse_result(outcome: ReversalOutcome) -> OrderCommand {
     let reply = match outcome {
         ReversalOutcome::Done { .. } => reply("SUCCESS", "recall=N"),
         ReversalOutcome::RetryAsked => recall(),
-        ReversalOutcome::Failed => reply("TIMEOUT", "no answer within 10 s"),
+        ReversalOutcome::Unknown => reply("TIMEOUT", "no answer within 10 s"),
         ReversalOutcome::Refused => reply("ACQ.TRADE_CANCEL_TIME_OUT", "超过撤销时间范围"),
     };
     OrderCommand::RecordReversalResult { outcome, reply }
@@ -159,12 +159,12 @@ pub fn revoked(attempt: u32, at: DateTime<Utc>) -> OrderEvent {
 }
 
 pub fn refund(no: &str, amount: &str) -> OrderCommand {
-    OrderCommand::RequestRefund {
+    OrderCommand::RequestRefund(paycode_domain::RequestRefund {
         out_refund_no: refund_no(no),
         amount: cny(amount),
         reason: Some("returned goods".to_owned()),
         by: Some("cashier-1".to_owned()),
-    }
+    })
 }
 
 /// The provider refund number a decision with `ids(1)` makes.

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, TimeZone, Utc};
-use paycode_app::{ManualClock, OrderService, SequentialIds};
+use paycode_app::{ManualClock, SequentialIds, order_stream_name};
 use paycode_domain::{MerchantId, OutTradeNo};
 use paycode_server::{Config, Service};
 use paycode_sim::{RunningSim, SimConfig};
@@ -298,7 +298,7 @@ impl World {
 
     /// The event types of one order, in order.
     async fn events(&self, out_trade_no: &str) -> anyhow::Result<Vec<String>> {
-        let stream = OrderService::stream(
+        let stream = order_stream_name(
             &MerchantId::parse(MERCHANT)?,
             &OutTradeNo::parse(out_trade_no)?,
         );
@@ -388,7 +388,7 @@ async fn step(world: &World, row: &mut Row, second: u64) -> anyhow::Result<()> {
                 row.state,
                 order["refunded_amount"].as_str().unwrap_or("?")
             );
-            refund_state == "SUCCESS" || refund_state == "FAILED"
+            refund_state == "SUCCEEDED" || refund_state == "FAILED"
         }
         Follow::Refund(_) => false,
         Follow::Nothing | Follow::ReverseAt(_) | Follow::RetryWith(_) => true,

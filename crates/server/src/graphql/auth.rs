@@ -10,31 +10,10 @@
 use std::collections::HashMap;
 
 use paycode_domain::MerchantId;
-use serde::Deserialize;
 
 use super::error::BackOfficeError;
 use crate::config::sha256_hex;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Viewer,
-    Operator,
-    Admin,
-}
-
-/// One back-office token, as configured.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OperatorConfig {
-    /// Lower-case hex SHA-256 of the bearer token (`sha256sum`).
-    pub token_sha256: String,
-    pub role: Role,
-    /// When set, this token sees and changes only this merchant's orders.
-    pub merchant: Option<MerchantId>,
-    /// Recorded as `by` in the events this token causes; defaults to the role.
-    pub name: Option<String>,
-}
+pub use crate::config::{OperatorConfig, Role};
 
 /// The caller of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]

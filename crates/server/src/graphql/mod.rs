@@ -20,7 +20,6 @@
 pub mod auth;
 mod codes;
 pub mod error;
-pub mod ops;
 mod reconciliation;
 mod schema;
 mod turns;
@@ -203,27 +202,4 @@ async fn execute(State(state): State<GraphqlState>, headers: HeaderMap, body: Bo
     };
     let response = state.executor.execute(request.data(principal)).await;
     json(StatusCode::OK, &response)
-}
-
-/// Opens the read models of `config.read_models` on the service's store,
-/// starts their runner, and returns the `/graphql` routes, the runner's task
-/// and the read models (for readiness and metrics).
-pub async fn start(
-    service: &crate::Service,
-    config: &crate::Config,
-) -> anyhow::Result<(Router, tokio::task::JoinHandle<()>, ReadModels)> {
-    use anyhow::Context as _;
-    let operators = Operators::from_config(&config.operators)?;
-    let read_models = config.read_models_path();
-    if let Some(parent) = read_models.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    let store = std::sync::Arc::clone(service.process.orders().store());
-    let models = ReadModels::open(&read_models, store)
-        .await
-        .with_context(|| format!("opening the read models {}", read_models.display()))?;
-    let runner = tokio::spawn(models.clone().run());
-    let office = BackOffice::new(models.clone(), service.process.clone(), Arc::new(operators))?;
-    Ok((routes(office), runner, models))
 }

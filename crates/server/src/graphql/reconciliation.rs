@@ -13,7 +13,7 @@ use std::sync::Arc;
 use async_graphql::{ComplexObject, Context, Enum, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use paycode_app::reconciliation::{DayReport, Reconciler, ReconciliationError, RunRequest};
-use paycode_app::{Clock, OrderService, RandomIds};
+use paycode_app::{Clock, PaymentProcess, RandomIds};
 use paycode_domain::{
     Amount, BillSource, DiscrepancyResolved, MerchantId, Provider, ResolutionOutcome, RunFigures,
 };
@@ -26,7 +26,7 @@ use super::types::{ProviderName, principal_seeing};
 /// The process's clock as the reconciler's: runs and resolutions are dated
 /// on the same time as the orders they reconcile.
 #[derive(Debug)]
-struct ProcessClock(OrderService);
+struct ProcessClock(PaymentProcess);
 
 impl Clock for ProcessClock {
     fn now(&self) -> DateTime<Utc> {
@@ -35,10 +35,9 @@ impl Clock for ProcessClock {
 }
 
 fn reconciler(office: &BackOffice) -> Reconciler {
-    let orders = office.process.orders();
     Reconciler::new(
-        Arc::clone(orders.store()),
-        Arc::new(ProcessClock(orders.clone())),
+        Arc::clone(office.models.store()),
+        Arc::new(ProcessClock(office.process.clone())),
         Arc::new(RandomIds),
     )
 }
@@ -139,7 +138,7 @@ pub(super) async fn run(
 ) -> GqlResult<ReconciliationRun> {
     let merchant = operator_merchant(p, merchant)?;
     let office = ctx.data_unchecked::<BackOffice>();
-    let day = past_day(&day, office.process.orders().now())?;
+    let day = past_day(&day, office.process.now())?;
     let provider = provider(provider_name);
     let account =
         Reconciler::bill_account(office.process.providers(), &merchant, provider).gql()?;

@@ -12,9 +12,9 @@ use async_graphql::{Context, Object, Subscription};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::Stream;
-use paycode_app::{NewRefund, OrderService};
+use paycode_domain::RequestRefund;
 use paycode_domain::{
-    ManualOutcome, ManualReversalReason, MerchantId, Money, OrderCommand, OutRefundNo, OutTradeNo,
+    ManualOutcome, ManualReversalReason, MerchantId, Money, OutRefundNo, OutTradeNo,
     RefundResolution,
 };
 use paycode_projections::{
@@ -220,7 +220,7 @@ impl Query {
             |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let query = OrderFilter {
             merchant: merchant.clone(),
-            status: filter.status.map(|s| s.as_str().to_owned()),
+            status: filter.status.map(Into::into),
             provider: filter.provider.map(|p| p.as_str().to_owned()),
             created_from: filter.created_from,
             created_to: filter.created_to,
@@ -454,7 +454,7 @@ impl Mutation {
         if reason.as_ref().is_some_and(|r| r.chars().count() > max) {
             return Err(bad(format!("`reason` is longer than {max} characters")));
         }
-        let refund = NewRefund {
+        let refund = RequestRefund {
             out_refund_no: OutRefundNo::parse(&out_refund_no).map_err(|e| bad(e.to_string()))?,
             amount: Money::parse(&amount).map_err(|e| bad(e.to_string()))?,
             reason,
@@ -478,13 +478,17 @@ impl Mutation {
     ) -> GqlResult<WriteResult> {
         let p = principal(ctx)?;
         let (merchant, out_trade_no) = target(p, merchant, &out_trade_no)?;
-        let command = OrderCommand::RequestReversal {
-            reason: ManualReversalReason::Operator,
-            by: p.name.clone(),
-        };
         let office = office(ctx);
-        let stream = OrderService::stream(&merchant, &out_trade_no);
-        let done = office.process.reverse(&stream, command).await.gql()?;
+        let done = office
+            .process
+            .reverse(
+                &merchant,
+                &out_trade_no,
+                ManualReversalReason::Operator,
+                p.name.clone(),
+            )
+            .await
+            .gql()?;
         answer(office, &merchant, &out_trade_no, done.position).await
     }
 
@@ -510,10 +514,9 @@ impl Mutation {
             ManualOutcomeKind::NotCharged => ManualOutcome::NotCharged,
         };
         let office = office(ctx);
-        let stream = OrderService::stream(&merchant, &out_trade_no);
         let done = office
             .process
-            .resolve_manually(&stream, p.name.clone(), note, outcome)
+            .resolve_manually(&merchant, &out_trade_no, p.name.clone(), note, outcome)
             .await
             .gql()?;
         answer(office, &merchant, &out_trade_no, done.position).await
@@ -545,10 +548,16 @@ impl Mutation {
             RefundResolutionKind::Resend => RefundResolution::Resend,
         };
         let office = office(ctx);
-        let stream = OrderService::stream(&merchant, &out_trade_no);
         let done = office
             .process
-            .resolve_refund(&stream, out_refund_no, p.name.clone(), note, resolution)
+            .resolve_refund(
+                &merchant,
+                &out_trade_no,
+                out_refund_no,
+                p.name.clone(),
+                note,
+                resolution,
+            )
             .await
             .gql()?;
         answer(office, &merchant, &out_trade_no, done.position).await
@@ -643,7 +652,7 @@ impl Subscription {
             models: office.models.clone(),
             principal: p,
             merchant,
-            status: status.map(|s| s.as_str()),
+            status: status.map(Into::into),
         };
         Ok(follow.into_stream())
     }

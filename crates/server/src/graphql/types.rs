@@ -30,40 +30,25 @@ fn history_cost(first: Option<i32>, child_complexity: usize) -> usize {
     1 + usize::try_from(events).unwrap_or(1) * child_complexity
 }
 
+/// Where an order stands.
+// `remote`: the domain's one table of statuses (`paycode_domain::Status`);
+// async-graphql's conversions both ways make the compiler check that the
+// two lists of variants are the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "paycode_domain::Status")]
 pub enum OrderStatus {
+    /// Requested and not final: waiting for the customer or for a query.
     Paying,
+    /// Paid (refunds keep it `SUCCESS`).
     Success,
+    /// Definitely refused; nothing charged.
     Failed,
+    /// A reversal was requested and is not confirmed.
     Reversing,
+    /// A WeChat Pay trade was reversed.
     Revoked,
+    /// An Alipay trade was reversed or closed.
     TradeClosed,
-}
-
-impl OrderStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::Paying => "PAYING",
-            OrderStatus::Success => "SUCCESS",
-            OrderStatus::Failed => "FAILED",
-            OrderStatus::Reversing => "REVERSING",
-            OrderStatus::Revoked => "REVOKED",
-            OrderStatus::TradeClosed => "TRADE_CLOSED",
-        }
-    }
-
-    fn parse(text: &str) -> Option<OrderStatus> {
-        [
-            OrderStatus::Paying,
-            OrderStatus::Success,
-            OrderStatus::Failed,
-            OrderStatus::Reversing,
-            OrderStatus::Revoked,
-            OrderStatus::TradeClosed,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -88,8 +73,7 @@ pub struct Order {
     pub id: String,
     pub merchant: String,
     pub out_trade_no: String,
-    /// `PAYING`, `SUCCESS`, `FAILED`, `REVERSING`, `REVOKED` or `TRADE_CLOSED`.
-    pub status: String,
+    pub status: OrderStatus,
     pub provider: String,
     pub amount: String,
     /// The sum of succeeded refunds.
@@ -118,7 +102,7 @@ impl From<OrderView> for Order {
             id: view.order_id,
             merchant: view.merchant,
             out_trade_no: view.out_trade_no,
-            status: OrderStatus::parse(&view.status).map_or(view.status, |s| s.as_str().to_owned()),
+            status: view.status.into(),
             provider: view.provider,
             amount: view.amount.to_yuan_string(),
             refunded: view.refunded.to_yuan_string(),
@@ -380,7 +364,7 @@ pub struct ManualIntervention {
     pub out_trade_no: String,
     pub provider: String,
     pub amount: String,
-    pub status: String,
+    pub status: OrderStatus,
     pub abandon_reason: Option<String>,
     pub reversal_reason: Option<String>,
     pub reversal_attempts: u32,
@@ -397,7 +381,7 @@ impl From<AttentionView> for ManualIntervention {
             out_trade_no: v.out_trade_no,
             provider: v.provider,
             amount: v.amount.to_yuan_string(),
-            status: v.status,
+            status: v.status.into(),
             abandon_reason: v.abandon_reason,
             reversal_reason: v.reversal_reason,
             reversal_attempts: v.reversal_attempts,

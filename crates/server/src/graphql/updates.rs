@@ -20,7 +20,7 @@ pub struct Updates {
     pub models: ReadModels,
     pub principal: Principal,
     pub merchant: Option<String>,
-    pub status: Option<&'static str>,
+    pub status: Option<paycode_domain::Status>,
 }
 
 impl Updates {
@@ -41,7 +41,7 @@ impl Updates {
                     return None;
                 }
             };
-            if !event.stream.as_str().starts_with("order-") {
+            if !paycode_domain::is_order_stream(event.stream.as_str()) {
                 continue;
             }
             // A timeout still reads the row: an update a little late beats none.

@@ -99,6 +99,11 @@ pub fn write_config(dir: &Path, name: &str, sim_base: &str, port: u16, store: &s
         r#"
 listen = "127.0.0.1:{port}"
 store = "{store}"
+read_models = "{read_models}"
+[[operators]]
+token_sha256 = "{operator}"
+role = "operator"
+name = "ops-{name}"
 [provider_http]
 connect_timeout_ms = 1000
 total_timeout_ms = 2000
@@ -131,11 +136,17 @@ app_private_key = "{keys}/alipay-app-private.pem"
 alipay_public_key = "{keys}/alipay-gateway-public.pem"
 "#,
         key = paycode_server::config::sha256_hex(super::KEY.as_bytes()),
+        operator = paycode_server::config::sha256_hex(OPERATOR_TOKEN.as_bytes()),
+        // Each node its own read models, as on separate machines.
+        read_models = dir.join(format!("{name}.readmodels.db")).display(),
     );
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, text).expect("config written");
     path
 }
+
+/// The back-office token every node of `write_config` accepts (operator role).
+pub const OPERATOR_TOKEN: &str = "cluster-operator";
 
 /// A paycode child process, SIGKILLed when dropped, so a failing test
 /// leaves no server behind.
@@ -299,7 +310,10 @@ pub async fn wait_until_settled(
 pub fn check_acknowledged(orders: &BTreeMap<String, Order>, acknowledged: &[(u32, Value)]) {
     for (n, answer) in acknowledged {
         let order = orders
-            .get(&format!("order-shop-o-{n}"))
+            .get(&paycode_domain::order_stream(
+                &paycode_domain::MerchantId::parse("shop").expect("an id"),
+                &paycode_domain::OutTradeNo::parse(&format!("o-{n}")).expect("a number"),
+            ))
             .unwrap_or_else(|| panic!("acknowledged order {n} lost"));
         assert_eq!(
             answer["order_id"].as_str(),

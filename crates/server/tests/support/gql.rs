@@ -46,3 +46,26 @@ pub fn codes(answer: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// The value of one unlabelled gauge in `GET /metrics` of a POS router.
+pub async fn gauge(router: &Router, name: &str) -> u64 {
+    let response = router
+        .clone()
+        .oneshot(
+            Request::get("/metrics")
+                .body(Body::empty())
+                .expect("a request"),
+        )
+        .await
+        .expect("the router answers");
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    let text = String::from_utf8(bytes.to_vec()).expect("text");
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}

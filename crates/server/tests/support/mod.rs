@@ -206,10 +206,32 @@ impl World {
         self.post("/v1/payments", body).await
     }
 
+    /// The provider order number paycode sent for the order's current
+    /// attempt (merchant `shop-a`): what the bills print as 商户订单号.
+    pub async fn provider_no(&self, out_trade_no: &str) -> String {
+        let order = self
+            .service
+            .process
+            .order(
+                &paycode_domain::MerchantId::parse("shop-a").expect("an id"),
+                &paycode_domain::OutTradeNo::parse(out_trade_no).expect("a number"),
+            )
+            .await
+            .expect("the order loads")
+            .expect("the order exists");
+        order
+            .current_attempt()
+            .provider_order_no
+            .as_str()
+            .to_owned()
+    }
+
     /// The event types of one order, in order.
     pub async fn events(&self, merchant: &str, out_trade_no: &str) -> Vec<String> {
-        let stream = paycode_store::StreamName::parse(&format!("order-{merchant}-{out_trade_no}"))
-            .expect("name");
+        let stream = paycode_app::order_stream_name(
+            &paycode_domain::MerchantId::parse(merchant).expect("an id"),
+            &paycode_domain::OutTradeNo::parse(out_trade_no).expect("a number"),
+        );
         let events = self
             .store
             .read_stream(&stream, 1, 1_000)
@@ -278,4 +300,58 @@ pub fn wechat_code(scenario: u8, param: u8, serial: u32) -> String {
 /// An 18-digit Alipay code selecting simulator scenario `scenario` with `param`.
 pub fn alipay_code(scenario: u8, param: u8, serial: u32) -> String {
     format!("28{scenario:02}{param:02}{serial:012}")
+}
+
+/// Puts a PAYING order in the log as a till's request leaves it before any
+/// provider answered: the domain's decision appended straight to the store,
+/// with no provider call (the back-office tests have no provider). Returns
+/// the event's position.
+pub async fn request_in_log(
+    store: &Arc<dyn EventStore>,
+    merchant: &str,
+    number: &str,
+    amount: &str,
+) -> u64 {
+    use paycode_domain::{
+        AuthCode, Context, MerchantId, Money, NewIds, OrderCommand, OutTradeNo, Policy,
+        RequestPayment,
+    };
+    let merchant = MerchantId::parse(merchant).expect("an id");
+    let number = OutTradeNo::parse(number).expect("a number");
+    let stream = paycode_app::order_stream_name(&merchant, &number);
+    let request = RequestPayment {
+        merchant,
+        out_trade_no: number,
+        amount: Money::parse(amount).expect("money"),
+        subject: "a test order".into(),
+        store_id: None,
+        terminal_id: None,
+        auth_code: AuthCode::parse("134567890123456789").expect("a code"),
+    };
+    let policy = Policy::default();
+    let ctx = Context {
+        now: Utc::now(),
+        policy: &policy,
+        ids: NewIds::from_uuids(uuid::Uuid::new_v4(), uuid::Uuid::new_v4()),
+    };
+    let events = paycode_domain::decide(None, &OrderCommand::RequestPayment(request), &ctx)
+        .expect("a new order is accepted");
+    let batch = events
+        .iter()
+        .map(|event| {
+            let (event_type, type_version, data) = event.encode();
+            paycode_store::NewEvent {
+                id: uuid::Uuid::new_v4(),
+                event_type: event_type.to_owned(),
+                type_version,
+                data,
+                metadata: Vec::new(),
+            }
+        })
+        .collect();
+    store
+        .append(&stream, paycode_store::ExpectedVersion::NoStream, batch)
+        .await
+        .expect("appended")
+        .position
 }

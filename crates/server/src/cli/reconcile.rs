@@ -226,7 +226,7 @@ pub async fn reconcile(args: RunArgs) -> anyhow::Result<DayReport> {
     let config = args.place.config()?;
     let merchant = merchant(&config, provider, args.merchant.clone())?;
     let store = args.place.open(&config).await?;
-    let providers = crate::service::provider_directory(&config)?;
+    let providers = crate::wiring::provider_directory(&config)?;
     let account = Reconciler::bill_account(&providers, &merchant, provider).with_context(|| {
         format!(
             "the bill is checked against merchant {merchant}'s {provider} account: \

@@ -1,25 +1,24 @@
-//! The work behind `paycode export` and `paycode replay`.
+//! `paycode replay FILE`: loads a JSON Lines log (as `paycode export`
+//! writes it) into a fresh store and prints every order's projected state.
 
-use std::io::{BufReader, Write};
-use std::path::Path;
+use std::io::{BufReader, Write as _};
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use paycode_store::EventStore;
 
 use crate::StoreUrl;
 
-/// Writes the whole log as JSON Lines to `out` (stdout when `None`).
-pub async fn export(store: &dyn EventStore, out: Option<&Path>) -> anyhow::Result<()> {
-    let mut writer: Box<dyn Write> = match out {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
-    let count = paycode_app::log::export(store, 0, &mut writer).await?;
-    writer.flush()?;
-    eprintln!("exported {count} events");
-    Ok(())
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// The log file written by `paycode export`.
+    pub file: PathBuf,
+    /// Keep the loaded store here (default: a temporary file, removed after).
+    #[arg(long)]
+    pub store: Option<StoreUrl>,
+}
+
+pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
+    replay(&args.file, args.store).await
 }
 
 /// Loads `file` into a fresh store (a temporary one unless `keep` names

@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
+use crate::orders::OrderService;
+use crate::{AppError, ManualClock, RandomIds};
 use chrono::{TimeZone, Utc};
-use paycode_app::{AppError, ManualClock, OrderService, RandomIds};
 use paycode_domain::{
     AuthCode, MerchantId, Money, OrderCommand, OrderEvent, OutTradeNo, PayOutcome, Policy,
     ProviderReply, Rejection, RequestPayment, Status,
@@ -40,7 +41,7 @@ fn request(amount: &str, code: &str) -> OrderCommand {
 }
 
 fn stream() -> StreamName {
-    OrderService::stream(
+    crate::orders::order_stream_name(
         &MerchantId::parse("m1").expect("valid"),
         &OutTradeNo::parse("o-1").expect("valid"),
     )

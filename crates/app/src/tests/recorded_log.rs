@@ -14,9 +14,10 @@ use std::io::BufReader;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::log::{self, LogLine};
+use crate::orders::OrderService;
+use crate::{ManualClock, SequentialIds};
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use paycode_app::log::{self, LogLine};
-use paycode_app::{ManualClock, OrderService, SequentialIds};
 use paycode_domain::{
     AuthCode, ManualOutcome, ManualReversalReason, MerchantId, Money, OrderCommand, OutRefundNo,
     OutTradeNo, PayOutcome, Policy, ProviderReply, RefundOutcome, RequestPayment, ReversalOutcome,
@@ -57,7 +58,7 @@ struct Script {
 
 impl Script {
     async fn run(&self, out_trade_no: &str, commands: Vec<Step>) {
-        let stream = OrderService::stream(
+        let stream = crate::orders::order_stream_name(
             &self.merchant,
             &OutTradeNo::parse(out_trade_no).expect("valid"),
         );
@@ -96,7 +97,7 @@ impl Script {
     }
 
     fn clock_now(&self) -> DateTime<Utc> {
-        use paycode_app::Clock as _;
+        use crate::Clock as _;
         self.clock.now()
     }
 }
@@ -295,12 +296,12 @@ async fn write_the_day(store: Arc<dyn EventStore>) {
                 "Success",
             ),
             Step::Wait(60),
-            Step::Do(OrderCommand::RequestRefund {
+            Step::Do(OrderCommand::RequestRefund(paycode_domain::RequestRefund {
                 out_refund_no: refund_no("r1"),
                 amount: Money::parse("30.00").expect("valid"),
                 reason: Some("one item returned".into()),
                 by: Some("alice".into()),
-            }),
+            })),
             Step::Do(OrderCommand::RecordRefundResult {
                 out_refund_no: refund_no("r1"),
                 outcome: RefundOutcome::Succeeded {
@@ -309,12 +310,12 @@ async fn write_the_day(store: Arc<dyn EventStore>) {
                 reply: reply("10000", "Success"),
             }),
             Step::Wait(60),
-            Step::Do(OrderCommand::RequestRefund {
+            Step::Do(OrderCommand::RequestRefund(paycode_domain::RequestRefund {
                 out_refund_no: refund_no("r2"),
                 amount: Money::parse("20.00").expect("valid"),
                 reason: None,
                 by: Some("alice".into()),
-            }),
+            })),
             Step::Do(OrderCommand::RecordRefundResult {
                 out_refund_no: refund_no("r2"),
                 outcome: RefundOutcome::Processing {
@@ -373,7 +374,7 @@ async fn write_the_day(store: Arc<dyn EventStore>) {
     for wait in [0, 2, 4, 8, 16, 32] {
         stuck.push(Step::Wait(wait));
         stuck.push(reversed(
-            ReversalOutcome::Failed,
+            ReversalOutcome::Unknown,
             "TIMEOUT",
             "no answer within 5 s",
         ));
@@ -439,12 +440,12 @@ async fn recorded_log_replays_to_the_golden_states() {
         .await
         .expect("the log loads into a fresh store");
     assert_eq!(loaded, lines.len() as u64);
-    let orders = paycode_app::replay::project_orders(store.as_ref())
+    let orders = crate::replay::project_orders(store.as_ref())
         .await
         .expect("projects");
     assert_eq!(orders.len(), 9, "one state per recorded order");
     let states = serde_json::to_string_pretty(&orders).expect("states serialise") + "\n";
-    expect_test::expect_file!["../../../tests/fixtures/orders.state.json"].assert_eq(&states);
+    expect_test::expect_file!["../../../../tests/fixtures/orders.state.json"].assert_eq(&states);
 }
 
 #[tokio::test]
