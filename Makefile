@@ -21,6 +21,7 @@ test: ## Run every test of the workspace
 # PostgreSQL is measured too when a server is given:
 #   PAYCODE_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test make bench
 bench: ## Measure and write docs/benchmarks.md (release build)
+	$(CARGO) build --release -p paycode-server --bin paycode
 	$(if $(PAYCODE_BENCH_POSTGRES_URL),PAYCODE_BENCH_POSTGRES_URL=$(PAYCODE_BENCH_POSTGRES_URL)) $(CARGO) run --release -p paycode-bench -- all --out docs/benchmarks.md
 
 demo: ## Every simulator scenario through the POS API, followed to its final state, as a table

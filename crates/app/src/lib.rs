@@ -5,6 +5,8 @@
 //!   the domain says is due, and answers the reads of an order.
 //! - [`worker`]: the process's loops: the work list rebuilt from the log,
 //!   the due work, the work leases and following other nodes' appends.
+//! - [`share`]: this node's share of the follow-up work: the partitions it
+//!   holds, balanced at its fair share among the live nodes.
 //! - `streams.rs`: the one event-sourcing engine (load, fold, decide, append
 //!   with the expected version, decide again on a conflict), used by orders
 //!   (`orders.rs`) and reconciliation runs alike.
@@ -27,12 +29,14 @@ mod orders;
 pub mod process;
 pub mod reconciliation;
 pub mod replay;
+pub mod share;
 mod streams;
 pub mod worker;
 
 pub use clock::{Clock, IdSource, ManualClock, RandomIds, SequentialIds, SystemClock};
 pub use orders::{AppError, Executed, order_stream_name};
 pub use process::{PaymentProcess, ProcessError, ProcessSetup, ProviderDirectory};
+pub use share::{ClusterView, LEASE_TTL};
 pub use streams::{MAX_CONFLICT_RETRIES, StreamError};
 
 #[cfg(test)]

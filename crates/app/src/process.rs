@@ -33,12 +33,9 @@ use paycode_domain::{
     RequestRefund, Status, is_order_stream,
 };
 use paycode_provider::{PayRequest, Provider, RefundQueryRequest, RefundRequest, TradeRef};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use paycode_store::{
-    EventStore, Leases, PARTITIONS, SingleNode, StreamName, Subscription, partition_of,
-};
+use paycode_store::{EventStore, Leases, SingleNode, StreamName, Subscription};
 
 use crate::answers;
 use crate::clock::{Clock, IdSource};
@@ -46,6 +43,7 @@ use crate::metrics::Metrics;
 use crate::orders::{AppError, Executed, OrderService, order_stream_name};
 use crate::reconciliation::BillAccount;
 use crate::replay::project_orders;
+use crate::share::{ClusterView, WorkShare};
 
 /// The provider accounts paycode may use: one client per merchant and
 /// provider, and the identity its daily bill must show.
@@ -170,10 +168,6 @@ pub struct ProcessSetup {
     pub providers: Arc<ProviderDirectory>,
 }
 
-/// How long a work lease lasts without renewal: a dead node's orders wait
-/// at most this long (plus one renewal) for another node to take them over.
-pub const LEASE_TTL: Duration = Duration::from_secs(5);
-
 /// How many orders are worked at once. Provider calls wait on the network
 /// (a timeout holds a call for seconds), so work runs side by side; the bound
 /// keeps a backlog from opening thousands of connections at once.
@@ -189,11 +183,8 @@ pub struct PaymentProcess {
     providers: Arc<ProviderDirectory>,
     work: Arc<Mutex<WorkList>>,
     metrics: Arc<Metrics>,
-    leases: Arc<dyn Leases>,
-    /// This node's name in the lease table.
-    node: String,
-    /// The partitions whose leases this node holds, one bit each.
-    held: Arc<AtomicU32>,
+    /// Which partitions' work this node holds, kept at its fair share.
+    share: Arc<WorkShare>,
 }
 
 impl PaymentProcess {
@@ -203,22 +194,64 @@ impl PaymentProcess {
     }
 
     /// A process that shares the store with other nodes and works only the
-    /// partitions whose leases it holds (call `renew_leases` to take them).
+    /// partitions whose leases it holds (the worker renews and balances them).
     pub fn with_leases(
         setup: ProcessSetup,
         leases: Arc<dyn Leases>,
         node: String,
     ) -> PaymentProcess {
-        let held = if leases.shared() { 0 } else { u32::MAX };
         PaymentProcess {
             orders: OrderService::new(setup.store, setup.policy, setup.clock, setup.ids),
             providers: setup.providers,
             work: Arc::default(),
             metrics: Arc::default(),
-            leases,
-            node,
-            held: Arc::new(AtomicU32::new(held)),
+            share: Arc::new(WorkShare::new(leases, node)),
         }
+    }
+
+    /// This node's name in the node and lease tables.
+    pub fn node(&self) -> &str {
+        self.share.node()
+    }
+
+    /// How many partitions' work this node may do now.
+    pub fn partitions_held(&self) -> u32 {
+        self.share.partitions_held()
+    }
+
+    /// The follow-up work of the partitions this node holds: how many orders
+    /// have work listed, and how long the oldest due one has waited (zero
+    /// when nothing is overdue).
+    pub fn held_work(&self) -> (usize, Duration) {
+        let now = self.orders.now();
+        let work = self.work();
+        let mut count = 0;
+        let mut oldest = None;
+        for (at, stream) in &work.by_time {
+            if self.holds(stream) {
+                count += 1;
+                oldest.get_or_insert(*at);
+            }
+        }
+        let waited = oldest
+            .map(|at| (now - at).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(Duration::ZERO);
+        (count, waited)
+    }
+
+    /// The live nodes and the partitions' leases, as the store has them
+    /// (`paycode cluster status`, the back office's `cluster` query).
+    pub async fn cluster(&self) -> Result<ClusterView, paycode_store::StoreError> {
+        let (count, waited) = self.held_work();
+        self.share
+            .view(u64::try_from(count).unwrap_or(u64::MAX), waited.as_secs())
+            .await
+    }
+
+    /// Hands this node's partitions over and leaves the node table: for a
+    /// node that stops on purpose (`paycode serve` on SIGTERM or Ctrl-C).
+    pub async fn leave(&self) {
+        self.share.leave().await;
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -325,39 +358,24 @@ impl PaymentProcess {
         self.work().next(|stream| self.holds(stream))
     }
 
-    /// Whether this node holds the lease of the stream's partition.
+    /// Whether this node may work the stream's order now.
     fn holds(&self, stream: &str) -> bool {
-        self.held.load(Ordering::Relaxed) & (1 << partition_of(stream)) != 0
+        self.share.holds(stream)
     }
 
-    /// Takes or renews every partition lease this node can get. Returns how
-    /// many it holds. A partition whose lease call fails counts as not held:
-    /// without a lease, a node stops working those orders rather than risk
-    /// working them beside their holder.
+    /// Beats and balances this node's leases at its fair share (see
+    /// `share.rs`). Returns how many partitions it holds.
     pub(crate) async fn renew_leases(&self) -> u32 {
-        let mut held = 0_u32;
-        for partition in 0..PARTITIONS {
-            match self.leases.acquire(partition, &self.node, LEASE_TTL).await {
-                Ok(true) => held |= 1 << partition,
-                Ok(false) => {}
-                Err(error) => tracing::warn!(partition, %error, "lease renewal failed"),
-            }
-        }
-        let before = self.held.swap(held, Ordering::Relaxed);
-        if before != held {
-            tracing::info!(
-                node = self.node,
-                partitions = held.count_ones(),
-                "work leases changed"
-            );
-        }
-        held.count_ones()
+        let (count, waited) = self.held_work();
+        self.share
+            .renew(u64::try_from(count).unwrap_or(u64::MAX), waited.as_secs())
+            .await
     }
 
     /// Whether other nodes share the store: then this node must follow the
     /// log for orders they create, and renew its leases.
     pub(crate) fn shared(&self) -> bool {
-        self.leases.shared()
+        self.share.shared()
     }
 
     /// Keeps the work list in step with appends made by other nodes: every

@@ -13,7 +13,7 @@ use crate::process::PaymentProcess;
 const IDLE_WAKE: Duration = Duration::from_secs(1);
 
 /// How often a node renews its work leases: well inside
-/// [`crate::process::LEASE_TTL`] (5 s), so a live node never loses one to a
+/// [`crate::share::LEASE_TTL`] (5 s), so a live node never loses one to a
 /// slow renewal.
 const LEASE_RENEW: Duration = Duration::from_secs(1);
 

@@ -31,6 +31,7 @@ const SECTIONS: &[&str] = &[
     "replay",
     "e2e",
     "backoffice",
+    "nodes",
     "projections",
 ];
 

@@ -10,6 +10,7 @@
 mod all;
 mod backoffice;
 mod e2e;
+mod nodes;
 mod postgres;
 mod projections;
 mod reconcile;
@@ -45,6 +46,8 @@ enum Section {
     E2e(e2e::E2eArgs),
     /// The back office beside the tills: POS latency alone and while viewers page orders with histories.
     Backoffice(backoffice::BackofficeArgs),
+    /// Several nodes on PostgreSQL: POS and follow-up rates with 1, 2 and 3 nodes, and takeover time.
+    Nodes(nodes::NodesArgs),
     /// Every section, each in its own process, written to one Markdown file.
     All(all::AllArgs),
 }
@@ -62,6 +65,7 @@ fn main() -> anyhow::Result<()> {
         Section::Replay(args) => runtime.block_on(replay::run(args)),
         Section::E2e(args) => runtime.block_on(e2e::run(args)),
         Section::Backoffice(args) => runtime.block_on(backoffice::run(args)),
+        Section::Nodes(args) => runtime.block_on(nodes::run(args)),
         Section::Projections(args) => runtime.block_on(projections::run(args)),
         Section::All(args) => all::run(args),
     }

@@ -50,6 +50,10 @@ pub struct Config {
     /// they were built from when `--store` changes; `data/readmodels.db` for
     /// the shared stores.
     pub read_models: Option<PathBuf>,
+    /// This node's name in the shared node and lease tables (`paycode
+    /// cluster status`, `paycode cluster drain NAME`). Unique per running
+    /// node; when unset, the process id and a random suffix.
+    pub node: Option<String>,
 }
 
 fn default_listen() -> SocketAddr {

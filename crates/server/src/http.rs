@@ -68,6 +68,7 @@ async fn metrics(State(service): State<Service>) -> impl IntoResponse {
     let head = service.store.head().await.unwrap_or(0);
     let queue = u64::try_from(service.process.manual_queue_size()).unwrap_or(u64::MAX);
     let work = u64::try_from(service.process.work_list_size()).unwrap_or(u64::MAX);
+    let (held_orders, oldest_due) = service.process.held_work();
     let text = service.process.metrics().render(&[
         (
             "paycode_manual_queue_size",
@@ -78,6 +79,21 @@ async fn metrics(State(service): State<Service>) -> impl IntoResponse {
             "paycode_work_list_orders",
             "Orders with follow-up work (polls, deadlines, reversals, refunds) on this node's work list.",
             work,
+        ),
+        (
+            "paycode_partitions_held",
+            "Work partitions whose leases this node holds.",
+            u64::from(service.process.partitions_held()),
+        ),
+        (
+            "paycode_work_held_orders",
+            "Orders with follow-up work in the partitions this node holds.",
+            u64::try_from(held_orders).unwrap_or(u64::MAX),
+        ),
+        (
+            "paycode_work_oldest_due_seconds",
+            "How long the oldest due follow-up item of this node's partitions has waited (0: none overdue).",
+            oldest_due.as_secs(),
         ),
         (
             "paycode_store_head_position",

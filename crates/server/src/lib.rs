@@ -48,8 +48,8 @@ pub fn init_tracing(json: bool) {
 
 /// Runs paycode: opens the store, starts the simulator when configured, the
 /// process worker, and the HTTP API on `config.listen`, until Ctrl-C or
-/// SIGTERM; then stops accepting connections and lets in-flight requests
-/// (and their appends) finish.
+/// SIGTERM; then stops accepting connections, lets in-flight requests (and
+/// their appends) finish, and hands its work partitions over.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let simulator = start_simulator(&config).await?;
     let store_url: StoreUrl = config.store.parse().map_err(anyhow::Error::msg)?;
@@ -93,6 +93,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await;
+    // Hand the partitions over before stopping, so the other nodes (if any)
+    // take this node's follow-up work at once instead of after its leases
+    // run out. The worker stops working them the moment they are given up.
+    service.process.leave().await;
     worker.abort();
     projector.abort();
     self_check.abort();

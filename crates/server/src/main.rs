@@ -1,5 +1,6 @@
 //! `paycode`: the command line. Each subcommand lives in its own file under
-//! `cli/` (`serve`, `export`, `replay`, `reconcile`, `projections`); this
+//! `cli/` (`serve`, `export`, `replay`, `reconcile`, `projections`,
+//! `cluster`); this
 //! file only parses the arguments and starts logging.
 
 use std::process::ExitCode;

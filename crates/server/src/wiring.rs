@@ -95,7 +95,10 @@ impl Service {
     /// The production service on an opened store, shared with other nodes
     /// when the store says so (their work is split by leases).
     pub fn on_store(opened: OpenedStore, config: &Config) -> anyhow::Result<Service> {
-        let node = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        let node = config.node.clone().unwrap_or_else(|| {
+            let suffix = uuid::Uuid::new_v4().simple().to_string();
+            format!("node-{}-{}", std::process::id(), &suffix[..8])
+        });
         let setup = ProcessSetup {
             store: opened.events.clone(),
             policy: config.policy.clone(),

@@ -893,3 +893,27 @@ async fn an_update_carries_its_event_position_and_resuming_after_it_misses_nothi
 fn id(text: &str) -> paycode_domain::MerchantId {
     paycode_domain::MerchantId::parse(text).expect("an id")
 }
+
+/// `cluster` is for unscoped admins; on the embedded store its one node
+/// holds every partition.
+#[tokio::test]
+async fn the_cluster_query_shows_the_one_node_of_an_embedded_store_to_admins() {
+    let w = world().await;
+    let query = "{ cluster { shared thisNode freePartitions nodes { node partitions draining workOrders } } }";
+    for token in ["operator-all", "admin-other"] {
+        let (_, answer) = post(&w.router, Some(token), query).await;
+        assert_eq!(codes(&answer), ["FORBIDDEN"], "{token}: {answer}");
+    }
+    let (_, answer) = post(&w.router, Some("admin"), query).await;
+    let cluster = &answer["data"]["cluster"];
+    assert_eq!(cluster["shared"], json!(false), "{answer}");
+    assert_eq!(cluster["freePartitions"], json!([]));
+    let nodes = cluster["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(nodes[0]["node"], cluster["thisNode"]);
+    assert_eq!(
+        nodes[0]["partitions"],
+        json!((0..paycode_store::PARTITIONS).collect::<Vec<_>>())
+    );
+    assert_eq!(nodes[0]["draining"], json!(false));
+}

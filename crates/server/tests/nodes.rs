@@ -1,8 +1,11 @@
-//! Two paycode nodes on one PostgreSQL store serve the POS API at once;
-//! one is SIGKILLed in the middle of a run of mixed payments and the other
-//! takes over its in-flight orders when the dead node's work leases expire.
-//! At the end every order is final and the simulator's ledger and paycode's
-//! books agree.
+//! Several paycode nodes on one PostgreSQL store serve the POS API at once.
+//! Two nodes: one is SIGKILLed in the middle of a run of mixed payments and
+//! the other takes over its in-flight orders when the dead node's work
+//! leases expire. Three nodes: the follow-up work is balanced between them,
+//! moves when one is killed, rebalances when it rejoins, and a node paused
+//! past its leases (SIGSTOP, SIGCONT) makes no conflicting decision. At the
+//! end of each, every order is final and the simulator's ledger and
+//! paycode's books agree.
 //!
 //! Needs `PAYCODE_TEST_POSTGRES_URL` (CI sets it); prints a skip line
 //! without it. Each run uses its own schema.
@@ -13,14 +16,37 @@ use std::time::Duration;
 
 use paycode_sim::FaultConfig;
 use support::cluster::{
-    Clients, check_acknowledged, check_agreement, free_port, http, spawn_paycode,
-    wait_until_settled, wall_clock_sim, write_config,
+    Clients, check_acknowledged, check_agreement, free_port, http, pay_until_acknowledged,
+    spawn_paycode, wait_until_settled, wall_clock_sim, write_config,
 };
 
 const PAYMENTS: u32 = 300;
 const CLIENTS: u32 = 8;
 /// The dead node's leases last 5 s; its orders then need a few seconds more.
 const SETTLE_WITHIN: Duration = Duration::from_secs(90);
+
+/// The test server's URL, a fresh schema name and the store URL on it;
+/// `None` (with a skip line) when no server is configured.
+fn postgres() -> Option<(String, String, String)> {
+    let Ok(url) = std::env::var("PAYCODE_TEST_POSTGRES_URL") else {
+        eprintln!("skipping: PAYCODE_TEST_POSTGRES_URL is not set");
+        return None;
+    };
+    let schema = schema();
+    let store_url = format!("{url}?schema={schema}");
+    Some((url, schema, store_url))
+}
+
+async fn drop_schema(url: &str, schema: &str) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connects");
+    tokio::spawn(connection);
+    client
+        .execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"), &[])
+        .await
+        .expect("schema dropped");
+}
 
 fn schema() -> String {
     // PostgreSQL store schemas are at most 50 bytes.
@@ -30,12 +56,9 @@ fn schema() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_surviving_node_takes_over_the_orders_of_a_killed_one() {
-    let Ok(url) = std::env::var("PAYCODE_TEST_POSTGRES_URL") else {
-        eprintln!("skipping: PAYCODE_TEST_POSTGRES_URL is not set");
+    let Some((url, schema, store_url)) = postgres() else {
         return;
     };
-    let schema = schema();
-    let store_url = format!("{url}?schema={schema}");
     let sim = wall_clock_sim(FaultConfig::default()).await;
     let dir = tempfile::tempdir().expect("a temp dir");
     let (port_a, port_b) = (free_port(), free_port());
@@ -73,14 +96,7 @@ async fn the_surviving_node_takes_over_the_orders_of_a_killed_one() {
         orders.len()
     );
     drop(store);
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .expect("connects");
-    tokio::spawn(connection);
-    client
-        .execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"), &[])
-        .await
-        .expect("schema dropped");
+    drop_schema(&url, &schema).await;
 }
 
 /// One gauge of a node's `GET /metrics`; `None` while the node does not answer.
@@ -134,12 +150,9 @@ async fn until_gauges(
 /// by following the log. Neither restarts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_manual_resolution_on_one_node_reaches_both_nodes_gauges_without_a_restart() {
-    let Ok(url) = std::env::var("PAYCODE_TEST_POSTGRES_URL") else {
-        eprintln!("skipping: PAYCODE_TEST_POSTGRES_URL is not set");
+    let Some((url, schema, store_url)) = postgres() else {
         return;
     };
-    let schema = schema();
-    let store_url = format!("{url}?schema={schema}");
     let sim = wall_clock_sim(FaultConfig::default()).await;
     let dir = tempfile::tempdir().expect("a temp dir");
     let (port_a, port_b) = (free_port(), free_port());
@@ -233,12 +246,173 @@ async fn a_manual_resolution_on_one_node_reaches_both_nodes_gauges_without_a_res
 
     node_a.kill();
     node_b.kill();
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+    drop_schema(&url, &schema).await;
+}
+
+/// Every node's `paycode_partitions_held`, in the order of `bases`.
+async fn partitions(http: &reqwest::Client, bases: &[&str]) -> Vec<Option<u64>> {
+    let mut held = Vec::new();
+    for base in bases {
+        held.push(gauge(http, base, "paycode_partitions_held").await);
+    }
+    held
+}
+
+/// Waits until the live nodes `bases` hold every partition between them,
+/// none more than its fair share plus one, none fewer than its fair share
+/// less one; fails after `within`.
+async fn until_balanced(http: &reqwest::Client, bases: &[&str], within: Duration, what: &str) {
+    let partitions_total = u64::from(paycode_store::PARTITIONS);
+    let nodes = u64::try_from(bases.len()).expect("a few nodes");
+    let share = partitions_total.div_ceil(nodes);
+    let started = std::time::Instant::now();
+    loop {
+        let held = partitions(http, bases).await;
+        let counts: Vec<u64> = held.iter().flatten().copied().collect();
+        let balanced = counts.len() == bases.len()
+            && counts.iter().sum::<u64>() == partitions_total
+            && counts
+                .iter()
+                .all(|n| *n + 1 >= partitions_total / nodes && *n <= share + 1);
+        if balanced {
+            eprintln!(
+                "{what}: balanced as {counts:?} after {:?}",
+                started.elapsed()
+            );
+            return;
+        }
+        assert!(
+            started.elapsed() < within,
+            "{what}: after {within:?} the nodes hold {held:?} partitions, not a fair share of {partitions_total} each"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The follow-up provider calls (queries and reverses) a node has made.
+async fn follow_up_calls(http: &reqwest::Client, base: &str) -> u64 {
+    let Ok(response) = http.get(format!("{base}/metrics")).send().await else {
+        return 0;
+    };
+    let text = response.text().await.unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with("paycode_provider_call_seconds_count"))
+        .filter(|l| l.contains("call=\"query\"") || l.contains("call=\"reverse\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+const THREE_NODE_PAYMENTS: u32 = 240;
+const PAUSED_PAYMENTS: u32 = 60;
+
+/// Three nodes share the follow-up work fairly; a killed node's partitions
+/// move to the others and its in-flight orders settle; it rejoins and the
+/// work rebalances; a node paused past its leases wakes without working
+/// what it no longer holds. Books agree with the simulator at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_nodes_share_the_follow_up_work_and_hand_it_over() {
+    let Some((url, schema, store_url)) = postgres() else {
+        return;
+    };
+    let sim = wall_clock_sim(FaultConfig::default()).await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let ports = [free_port(), free_port(), free_port()];
+    let configs: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .zip(ports)
+        .map(|(name, port)| write_config(dir.path(), name, &sim.base_url(), port, &store_url))
+        .collect();
+    let logs: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|name| dir.path().join(format!("{name}.log")))
+        .collect();
+    let node_a = spawn_paycode(&configs[0], &logs[0]);
+    // Node a creates the schema; the others join it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let node_b = spawn_paycode(&configs[1], &logs[1]);
+    let mut node_c = spawn_paycode(&configs[2], &logs[2]);
+    let bases: Vec<String> = ports
+        .iter()
+        .map(|port| format!("http://127.0.0.1:{port}"))
+        .collect();
+    let [a, b, c] = [bases[0].as_str(), bases[1].as_str(), bases[2].as_str()];
+    let http = http();
+    until_balanced(
+        &http,
+        &[a, b, c],
+        Duration::from_secs(20),
+        "three nodes start",
+    )
+    .await;
+
+    // Mixed payments through all three: pending ones need polls, unconfirmed
+    // ones reversals, so every node has follow-up work of its partitions.
+    let clients = Clients::start(&http, &bases, 6, THREE_NODE_PAYMENTS);
+    let started = std::time::Instant::now();
+    while follow_up_calls(&http, c).await == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "node c did no follow-up work"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    node_c.kill();
+    until_balanced(&http, &[a, b], Duration::from_secs(15), "node c killed").await;
+    let acknowledged = clients.acknowledged().await;
+    let store = paycode_store_postgres::PostgresStore::connect(&url, &schema)
         .await
         .expect("connects");
-    tokio::spawn(connection);
-    client
-        .execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"), &[])
-        .await
-        .expect("schema dropped");
+    let orders = wait_until_settled(
+        &store,
+        THREE_NODE_PAYMENTS as usize,
+        SETTLE_WITHIN,
+        &logs[0],
+    )
+    .await;
+    check_acknowledged(&orders, &acknowledged);
+    check_agreement(&orders, &sim.sim().trades());
+    for base in [a, b] {
+        assert!(
+            follow_up_calls(&http, base).await > 0,
+            "{base} did no follow-up work"
+        );
+    }
+
+    // Node c rejoins: the others give up what is above their new share.
+    let node_c = spawn_paycode(&configs[2], &logs[2]);
+    until_balanced(&http, &[a, b, c], Duration::from_secs(20), "node c rejoins").await;
+
+    // Node a stops for longer than its leases while payments go on; b and
+    // c take its partitions, and when a wakes it works nothing it no longer
+    // holds (its own clock ran out its leases) before it renews.
+    let more = tokio::spawn({
+        let (http, bases) = (http.clone(), bases.clone());
+        async move {
+            let mut acknowledged = Vec::new();
+            for n in THREE_NODE_PAYMENTS..THREE_NODE_PAYMENTS + PAUSED_PAYMENTS {
+                acknowledged.push((n, pay_until_acknowledged(&http, &bases[1..], n).await));
+            }
+            acknowledged
+        }
+    });
+    node_a.pause();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    until_balanced(&http, &[b, c], Duration::from_secs(15), "node a paused").await;
+    node_a.resume();
+    until_balanced(&http, &[a, b, c], Duration::from_secs(20), "node a resumed").await;
+    let mut acknowledged = acknowledged;
+    acknowledged.extend(more.await.expect("payments finished"));
+    let orders = wait_until_settled(
+        &store,
+        (THREE_NODE_PAYMENTS + PAUSED_PAYMENTS) as usize,
+        SETTLE_WITHIN,
+        &logs[0],
+    )
+    .await;
+    check_acknowledged(&orders, &acknowledged);
+    check_agreement(&orders, &sim.sim().trades());
+
+    drop((node_a, node_b, node_c));
+    drop(store);
+    drop_schema(&url, &schema).await;
 }

@@ -40,7 +40,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use paycode_store::{
-    Appended, EventStore, ExpectedVersion, Leases, NewEvent, RecordedEvent, StoreError, StreamName,
+    Appended, EventStore, ExpectedVersion, Lease, Leases, LiveNode, NewEvent, NodeBeat,
+    RecordedEvent, StoreError, StreamName,
 };
 
 pub use head::HEAD_POLL;
@@ -176,9 +177,109 @@ impl Leases for PostgresStore {
         Ok(!rows.is_empty())
     }
 
+    async fn release(&self, partition: u32, owner: &str) -> Result<(), StoreError> {
+        let partition = i32::try_from(partition).map_err(StoreError::unavailable)?;
+        self.lease_client()
+            .await?
+            .execute(&self.reads.sql.release_lease, &[&partition, &owner])
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(())
+    }
+
+    async fn beat(&self, beat: &NodeBeat, ttl: Duration) -> Result<(), StoreError> {
+        let work = i64::try_from(beat.work_orders).unwrap_or(i64::MAX);
+        let oldest = i64::try_from(beat.oldest_due_secs).unwrap_or(i64::MAX);
+        self.lease_client()
+            .await?
+            .execute(
+                &self.reads.sql.beat,
+                &[&beat.node, &ttl.as_secs_f64(), &work, &oldest],
+            )
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(())
+    }
+
+    async fn nodes(&self) -> Result<Vec<LiveNode>, StoreError> {
+        let rows = self
+            .lease_client()
+            .await?
+            .query(&self.reads.sql.live_nodes, &[])
+            .await
+            .map_err(StoreError::unavailable)?;
+        rows.iter()
+            .map(|row| {
+                Ok(LiveNode {
+                    beat: NodeBeat {
+                        node: row.try_get(0).map_err(StoreError::unavailable)?,
+                        work_orders: unsigned(row.try_get(1).map_err(StoreError::unavailable)?),
+                        oldest_due_secs: unsigned(row.try_get(2).map_err(StoreError::unavailable)?),
+                    },
+                    draining: row.try_get(3).map_err(StoreError::unavailable)?,
+                    expires_in: millis(row.try_get(4).map_err(StoreError::unavailable)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn leases(&self) -> Result<Vec<Lease>, StoreError> {
+        let rows = self
+            .lease_client()
+            .await?
+            .query(&self.reads.sql.live_leases, &[])
+            .await
+            .map_err(StoreError::unavailable)?;
+        rows.iter()
+            .map(|row| {
+                let partition: i32 = row.try_get(0).map_err(StoreError::unavailable)?;
+                Ok(Lease {
+                    partition: u32::try_from(partition).map_err(StoreError::unavailable)?,
+                    owner: row.try_get(1).map_err(StoreError::unavailable)?,
+                    expires_in: millis(row.try_get(2).map_err(StoreError::unavailable)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn leave(&self, node: &str) -> Result<(), StoreError> {
+        self.lease_client()
+            .await?
+            .execute(&self.reads.sql.leave, &[&node])
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(())
+    }
+
+    async fn drain(&self, node: &str) -> Result<bool, StoreError> {
+        let rows = self
+            .lease_client()
+            .await?
+            .query(&self.reads.sql.drain, &[&node])
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(!rows.is_empty())
+    }
+
     fn shared(&self) -> bool {
         true
     }
+}
+
+impl PostgresStore {
+    /// A connection of the read pool, for the lease and node tables.
+    async fn lease_client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.reads.pool.get().await.map_err(StoreError::unavailable)
+    }
+}
+
+fn unsigned(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+/// Milliseconds the database counted, as a duration (0 when already past).
+fn millis(value: i64) -> Duration {
+    Duration::from_millis(unsigned(value))
 }
 
 #[async_trait::async_trait]

@@ -16,7 +16,7 @@ use paycode_store::StoreError;
 use crate::ConnectError;
 
 /// The schema version this build writes and reads: the number of migrations.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// The longest schema name accepted. PostgreSQL names are at most 63 bytes,
 /// and the notification channel is `paycode_head_` plus the schema name.
@@ -44,6 +44,15 @@ CREATE TABLE {schema}.leases (
     partition  integer     PRIMARY KEY,
     owner      text        NOT NULL,
     expires_at timestamptz NOT NULL
+);
+",
+    "
+CREATE TABLE {schema}.nodes (
+    node            text        PRIMARY KEY,
+    expires_at      timestamptz NOT NULL,
+    work_orders     bigint      NOT NULL,
+    oldest_due_secs bigint      NOT NULL,
+    draining        boolean     NOT NULL DEFAULT false
 );
 ",
 ];
@@ -111,6 +120,16 @@ pub(crate) struct Sql {
     pub read_all: String,
     /// Takes or renews a work lease; returns a row only when the caller holds it.
     pub acquire_lease: String,
+    /// Gives a lease up, if the caller holds it.
+    pub release_lease: String,
+    /// The leases that have not run out, with the milliseconds they have left.
+    pub live_leases: String,
+    /// Records a node's beat, keeping a drain request.
+    pub beat: String,
+    /// The nodes whose beat has not run out.
+    pub live_nodes: String,
+    pub leave: String,
+    pub drain: String,
 }
 
 const COLUMNS: &str =
@@ -120,7 +139,30 @@ impl Sql {
     pub fn new(schema: &SchemaName) -> Sql {
         let events = format!("{}.events", schema.quoted());
         let leases = format!("{}.leases", schema.quoted());
+        let nodes = format!("{}.nodes", schema.quoted());
+        let left = "(extract(epoch FROM expires_at - now()) * 1000)::bigint";
         Sql {
+            release_lease: format!("DELETE FROM {leases} WHERE partition = $1 AND owner = $2"),
+            live_leases: format!(
+                "SELECT partition, owner, {left} FROM {leases} \
+                 WHERE expires_at > now() ORDER BY partition"
+            ),
+            beat: format!(
+                "INSERT INTO {nodes} (node, expires_at, work_orders, oldest_due_secs) \
+                 VALUES ($1, now() + make_interval(secs => $2), $3, $4) \
+                 ON CONFLICT (node) DO UPDATE SET expires_at = EXCLUDED.expires_at, \
+                 work_orders = EXCLUDED.work_orders, oldest_due_secs = EXCLUDED.oldest_due_secs, \
+                 draining = {nodes}.draining AND {nodes}.expires_at > now()"
+            ),
+            live_nodes: format!(
+                "SELECT node, work_orders, oldest_due_secs, draining, {left} FROM {nodes} \
+                 WHERE expires_at > now() ORDER BY node"
+            ),
+            leave: format!("DELETE FROM {nodes} WHERE node = $1"),
+            drain: format!(
+                "UPDATE {nodes} SET draining = true WHERE node = $1 AND expires_at > now() \
+                 RETURNING node"
+            ),
             // The database's clock decides expiry, so nodes with skewed
             // clocks still agree on who holds a lease.
             acquire_lease: format!(

@@ -403,3 +403,78 @@ async fn a_lease_is_held_by_one_node_until_it_expires() {
         "and the old holder has lost it"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nodes_beat_release_drain_and_leave() {
+    use paycode_store::NodeBeat;
+    let Some(url) = url() else { return };
+    let node_a = TestStore::fresh(url.clone()).await;
+    let a = node_a.inner();
+    let b = PostgresStore::connect(&url, a.schema())
+        .await
+        .expect("node b connects");
+    let live = Duration::from_secs(60);
+    let beat = |node: &str, work: u64| NodeBeat {
+        node: node.to_owned(),
+        work_orders: work,
+        oldest_due_secs: 2,
+    };
+    a.beat(&beat("node-a", 7), live).await.expect("beat");
+    b.beat(&beat("node-b", 0), live).await.expect("beat");
+    // A beat of zero seconds has run out by the next statement.
+    b.beat(&beat("node-gone", 0), Duration::ZERO)
+        .await
+        .expect("beat");
+    let nodes = b.nodes().await.expect("nodes");
+    assert_eq!(
+        nodes.iter().map(|n| n.beat.clone()).collect::<Vec<_>>(),
+        [beat("node-a", 7), beat("node-b", 0)],
+        "live nodes by name, with what they reported; the run-out beat is not listed"
+    );
+    assert!(
+        nodes
+            .iter()
+            .all(|n| !n.draining && n.expires_in > Duration::from_secs(50))
+    );
+
+    assert!(a.acquire(1, "node-a", live).await.expect("acquire"));
+    assert!(a.acquire(2, "node-a", live).await.expect("acquire"));
+    b.release(1, "node-a").await.expect("release");
+    b.release(2, "node-b")
+        .await
+        .expect("a release by another node is a no-op");
+    let leases = b.leases().await.expect("leases");
+    assert_eq!(
+        leases
+            .iter()
+            .map(|l| (l.partition, l.owner.as_str()))
+            .collect::<Vec<_>>(),
+        [(2, "node-a")],
+        "a released lease is gone at once; another node's release touched nothing"
+    );
+    assert!(
+        b.acquire(1, "node-b", live).await.expect("acquire"),
+        "a released partition is free without waiting"
+    );
+
+    assert!(
+        b.drain("node-a").await.expect("drain"),
+        "a live node can be drained"
+    );
+    assert!(
+        !b.drain("node-gone").await.expect("drain"),
+        "a run-out node cannot"
+    );
+    a.beat(&beat("node-a", 3), live).await.expect("beat");
+    let drained = b.nodes().await.expect("nodes");
+    assert!(
+        drained[0].draining && drained[0].beat.work_orders == 3,
+        "a beat keeps the drain request: {drained:?}"
+    );
+    a.leave("node-a").await.expect("leave");
+    a.beat(&beat("node-a", 0), live).await.expect("beat");
+    assert!(
+        !b.nodes().await.expect("nodes")[0].draining,
+        "a node that left and came back starts without the request"
+    );
+}

@@ -20,7 +20,9 @@ pub use error::StoreError;
 pub use event::{
     Appended, ExpectedVersion, MAX_EVENT_BYTES, NewEvent, RecordedEvent, check_append,
 };
-pub use lease::{Leases, PARTITIONS, SingleNode, partition_of};
+pub use lease::{
+    Lease, Leases, LiveNode, NodeBeat, PARTITIONS, SingleNode, fair_share, partition_of,
+};
 pub use stream_name::{MAX_STREAM_NAME_BYTES, StreamName};
 pub use subscription::{SUBSCRIPTION_PAGE, Subscription};
 

@@ -6,7 +6,9 @@
 //! - `replay`: a JSON Lines log into a fresh store, every order's state printed (`replay.rs`).
 //! - `reconcile`: one provider's bill against the ledger for one merchant and day (`reconcile.rs`).
 //! - `projections`: the back office's read models, `status` and `rebuild` (`projections.rs`).
+//! - `cluster`: the nodes sharing a store and their work partitions, `status` and `drain` (`cluster.rs`).
 
+pub mod cluster;
 pub mod export;
 pub mod projections;
 pub mod reconcile;
@@ -45,6 +47,8 @@ pub enum Command {
     Reconcile(Box<reconcile::ReconcileArgs>),
     /// The back office's read models: `status`, `rebuild [NAME]`.
     Projections(projections::ProjectionsArgs),
+    /// The nodes sharing a store and their work partitions: `status`, `drain NODE`.
+    Cluster(cluster::ClusterArgs),
 }
 
 /// Runs one command line.
@@ -55,6 +59,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay::run(args).await?,
         Command::Reconcile(args) => return reconcile::main(*args).await,
         Command::Projections(args) => projections::run(args).await?,
+        Command::Cluster(args) => cluster::run(args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

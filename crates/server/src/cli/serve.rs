@@ -16,6 +16,9 @@ pub struct ServeArgs {
     /// Address of the HTTP API (overrides the file's `listen`).
     #[arg(long, env = "PAYCODE_LISTEN")]
     pub listen: Option<std::net::SocketAddr>,
+    /// This node's name among the nodes sharing a store (overrides the file's `node`).
+    #[arg(long, env = "PAYCODE_NODE")]
+    pub node: Option<String>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -28,6 +31,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(listen) = args.listen {
         config.listen = listen;
+    }
+    if let Some(node) = args.node {
+        config.node = Some(node);
     }
     crate::serve(config).await
 }

@@ -375,6 +375,20 @@ impl Query {
         super::reconciliation::report(ctx, p, provider, merchant, day).await
     }
 
+    /// The nodes sharing the store, the work partitions each holds, their
+    /// lease expiry and follow-up work (admin, unscoped).
+    async fn cluster(&self, ctx: &Context<'_>) -> GqlResult<super::types::Cluster> {
+        let p = principal(ctx)?;
+        p.require(Role::Admin).gql()?;
+        p.require_unscoped().gql()?;
+        let process = &office(ctx).process;
+        let view = process
+            .cluster()
+            .await
+            .map_err(|e| BackOfficeError::internal(&e).into_graphql())?;
+        Ok(super::types::Cluster::of(view, chrono::Utc::now()))
+    }
+
     /// Each projection's checkpoint and lag. Not for merchant-scoped tokens.
     async fn projections(&self, ctx: &Context<'_>) -> GqlResult<Vec<ProjectionState>> {
         reader(ctx)?.require_unscoped().gql()?;

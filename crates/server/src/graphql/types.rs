@@ -421,6 +421,78 @@ impl From<DailyTotalView> for DailyTotal {
     }
 }
 
+/// The nodes that share the store and the work partitions each holds.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct Cluster {
+    /// Whether other nodes may share the store (false: the embedded store,
+    /// whose one node holds every partition).
+    pub shared: bool,
+    /// The node that answered.
+    pub this_node: String,
+    pub nodes: Vec<ClusterNode>,
+    /// Partitions no live lease covers (taken at the nodes' next renewal).
+    pub free_partitions: Vec<u32>,
+}
+
+/// A live node.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct ClusterNode {
+    pub node: String,
+    /// The work partitions whose leases it holds.
+    pub partitions: Vec<u32>,
+    /// When the first of its leases runs out unless renewed (null: it holds none).
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// When its beat runs out unless renewed.
+    pub beat_expires_at: DateTime<Utc>,
+    /// Orders with follow-up work in its partitions, as of its last beat.
+    pub work_orders: u64,
+    /// How long the oldest due item of its partitions had waited at its last
+    /// beat, in seconds (0: nothing overdue).
+    pub oldest_due_seconds: u64,
+    /// Asked to hand its partitions over.
+    pub draining: bool,
+}
+
+impl Cluster {
+    /// The view a node read from the store, with expiries as instants from `now`.
+    pub fn of(view: paycode_app::ClusterView, now: DateTime<Utc>) -> Cluster {
+        let at = |left: std::time::Duration| {
+            chrono::Duration::from_std(left)
+                .ok()
+                .and_then(|left| now.checked_add_signed(left))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        };
+        let nodes = view
+            .nodes
+            .iter()
+            .map(|n| {
+                let mine: Vec<_> = view
+                    .leases
+                    .iter()
+                    .filter(|l| l.owner == n.beat.node)
+                    .collect();
+                ClusterNode {
+                    node: n.beat.node.clone(),
+                    partitions: mine.iter().map(|l| l.partition).collect(),
+                    lease_expires_at: mine.iter().map(|l| l.expires_in).min().map(at),
+                    beat_expires_at: at(n.expires_in),
+                    work_orders: n.beat.work_orders,
+                    oldest_due_seconds: n.beat.oldest_due_secs,
+                    draining: n.draining,
+                }
+            })
+            .collect();
+        Cluster {
+            shared: view.shared,
+            this_node: view.this_node,
+            nodes,
+            free_partitions: (0..paycode_store::PARTITIONS)
+                .filter(|p| !view.leases.iter().any(|l| l.partition == *p))
+                .collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, SimpleObject)]
 pub struct ProjectionState {
     pub name: String,

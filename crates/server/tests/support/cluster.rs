@@ -100,6 +100,7 @@ pub fn write_config(dir: &Path, name: &str, sim_base: &str, port: u16, store: &s
 listen = "127.0.0.1:{port}"
 store = "{store}"
 read_models = "{read_models}"
+node = "{name}"
 [[operators]]
 token_sha256 = "{operator}"
 role = "operator"
@@ -154,6 +155,25 @@ pub const OPERATOR_TOKEN: &str = "cluster-operator";
 pub struct Node(Child);
 
 impl Node {
+    /// SIGSTOP: the process stops where it is, holding its connections
+    /// and its leases' rows, as a node in a long pause would.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// SIGCONT after [`Node::pause`].
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, which: &str) {
+        let status = Command::new("kill")
+            .args([which, &self.0.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {which} failed");
+    }
+
     /// SIGKILL, and wait for the process to be gone.
     pub fn kill(&mut self) {
         // Already dead is fine: the point is that it is not running.
