@@ -30,7 +30,7 @@ use chrono::{DateTime, Utc};
 use paycode_domain::{
     AuthCode, Due, ManualOutcome, ManualReversalReason, MerchantId, Order, OrderCommand,
     OutRefundNo, OutTradeNo, Policy, Provider as ProviderKind, RefundResolution, RequestPayment,
-    RequestRefund, Status, is_order_stream,
+    RequestRefund, Status, evolve_checked, is_order_stream,
 };
 use paycode_provider::{PayRequest, Provider, RefundQueryRequest, RefundRequest, TradeRef};
 use std::time::Duration;
@@ -167,6 +167,10 @@ pub struct ProcessSetup {
     pub ids: Arc<dyn IdSource>,
     pub providers: Arc<ProviderDirectory>,
 }
+
+/// How many folded orders `follow_log` keeps between events: the orders in
+/// flight for some seconds of traffic; past it the cache starts again empty.
+const FOLLOW_CACHE: usize = 65_536;
 
 /// How many orders are worked at once. Provider calls wait on the network
 /// (a timeout holds a call for seconds), so work runs side by side; the bound
@@ -381,16 +385,49 @@ impl PaymentProcess {
     /// Keeps the work list in step with appends made by other nodes: every
     /// order event from `after` on re-reads its order and its due time.
     /// Runs until the store fails; the caller restarts it.
+    ///
+    /// The orders it folded are kept (up to [`FOLLOW_CACHE`]), so an event
+    /// that follows the one kept is folded on top of it and only an order
+    /// not kept is read back from its stream: every node follows every
+    /// append, and reading each order's whole stream again for each of its
+    /// events would multiply the store's reads by the number of nodes.
     pub(crate) async fn follow_log(&self, after: u64) -> Result<(), AppError> {
         let mut subscription = Subscription::new(self.orders.store().clone(), after);
+        let mut folded: HashMap<String, Order> = HashMap::new();
         loop {
             let event = subscription.next().await?;
-            if !is_order_stream(event.stream.as_str()) {
+            let stream = event.stream.as_str();
+            if !is_order_stream(stream) {
                 continue;
             }
-            let order = self.orders.load(&event.stream).await?;
+            let kept = folded.remove(stream);
+            let order = match kept {
+                // Already in the state read back from the stream.
+                Some(order) if order.version >= event.version => Some(order),
+                Some(order) if order.version + 1 == event.version => {
+                    Some(self.fold(order, &event)?)
+                }
+                None if event.version == 1 => Some(self.fold_first(&event)?),
+                Some(_) | None => self.orders.load(&event.stream).await?,
+            };
             self.reschedule(&event.stream, order.as_ref());
+            if let Some(order) = order {
+                if folded.len() >= FOLLOW_CACHE {
+                    folded.clear();
+                }
+                folded.insert(stream.to_owned(), order);
+            }
         }
+    }
+
+    fn fold(&self, order: Order, event: &paycode_store::RecordedEvent) -> Result<Order, AppError> {
+        let decoded = crate::replay::decode(event)?;
+        evolve_checked(Some(order), &decoded).map_err(|e| corrupt(event, &e))
+    }
+
+    fn fold_first(&self, event: &paycode_store::RecordedEvent) -> Result<Order, AppError> {
+        let decoded = crate::replay::decode(event)?;
+        evolve_checked(None, &decoded).map_err(|e| corrupt(event, &e))
     }
 
     fn reschedule(&self, stream: &StreamName, order: Option<&Order>) {
@@ -893,6 +930,13 @@ fn log_events(stream: &StreamName, order: &Order, events: &[paycode_domain::Orde
                 tracing::info!(stream, %merchant, status, event = kind, "order changed")
             }
         }
+    }
+}
+
+fn corrupt(event: &paycode_store::RecordedEvent, error: &dyn std::fmt::Display) -> AppError {
+    crate::streams::StreamError::Corrupt {
+        stream: event.stream.as_str().to_owned(),
+        reason: error.to_string(),
     }
 }
 

@@ -79,9 +79,13 @@ pub async fn run(args: NodesArgs) -> anyhow::Result<()> {
     let mut sim_config = paycode_sim::SimConfig::example()?;
     sim_config.clock.frozen = false;
     let sim = paycode_sim::start(sim_config, "127.0.0.1:0".parse()?).await?;
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()?;
+    let http = paycode_provider::build_http_client(
+        &paycode_provider::HttpSettings {
+            connect_timeout: Duration::from_secs(2),
+            total_timeout: Duration::from_secs(30),
+        },
+        None,
+    )?;
     let dir = tempfile::tempdir()?;
     let mut rows = Vec::new();
     for count in 1..=3 {
