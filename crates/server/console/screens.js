@@ -281,13 +281,29 @@ export async function projectionsScreen() {
   let timer = null;
   const load = async () => {
     const data = await gql("{ projections { name generation checkpoint head lag rebuildingCheckpoint } }");
-    body.replaceChildren(table("Read models", ["Projection", "Generation", "Checkpoint", "Log head", "Lag", "Rebuild", ""],
+    const models = table("Read models", ["Projection", "Generation", "Checkpoint", "Log head", "Lag", "Rebuild", ""],
       data.projections.map((p) => [p.name, p.generation, p.checkpoint, p.head, p.lag,
         p.rebuildingCheckpoint === null ? "—" : progress(p),
-        can("ADMIN") ? h("button", { type: "button", disabled: p.rebuildingCheckpoint !== null, onclick: () => rebuild(p) }, "Rebuild…") : ""])));
+        can("ADMIN") ? h("button", { type: "button", disabled: p.rebuildingCheckpoint !== null, onclick: () => rebuild(p) }, "Rebuild…") : ""]));
+    body.replaceChildren(models, ...(can("ADMIN") ? [await nodes()] : []));
     const busy = data.projections.some((p) => p.rebuildingCheckpoint !== null);
     clearTimeout(timer);
     timer = setTimeout(load, busy ? 300 : 2000);
+  };
+  // The nodes sharing the store and the follow-up work each holds (admins).
+  const nodes = async () => {
+    const { cluster } = await gql(`{ cluster { shared thisNode freePartitions
+      nodes { node partitions leaseExpiresAt workOrders oldestDueSeconds draining } } }`);
+    const rows = cluster.nodes.map((n) => [
+      n.node === cluster.thisNode ? `${n.node} (this node)` : n.node,
+      `${n.partitions.length}: ${n.partitions.join(", ")}`,
+      n.workOrders, `${n.oldestDueSeconds} s`,
+      n.leaseExpiresAt && cluster.shared ? new Date(n.leaseExpiresAt).toLocaleTimeString() : "—",
+      n.draining ? "draining" : "serving",
+    ]);
+    const free = cluster.freePartitions.length ? `Free partitions: ${cluster.freePartitions.join(", ")}.` : "Every partition is held.";
+    return h("div", {}, table("Nodes and work partitions", ["Node", "Partitions", "Work orders", "Oldest due", "Lease until", "State"], rows),
+      h("p", {}, cluster.shared ? free : "The embedded store has one node: it holds every partition."));
   };
   const progress = (p) => {
     const percent = p.head === 0 ? 100 : Math.min(100, Math.floor((p.rebuildingCheckpoint / p.head) * 100));
@@ -308,7 +324,7 @@ export async function projectionsScreen() {
       toast(`${error.code}: ${error.message}`, "error");
     }
   };
-  show(h("h1", {}, "Projections"), h("p", {}, "The read models the back office answers from, and how far they trail the log."), body);
+  show(h("h1", {}, "Projections"), h("p", {}, "The read models the back office answers from, how far they trail the log, and (for admins) the nodes that share the follow-up work."), body);
   await load();
   return () => clearTimeout(timer);
 }

@@ -477,6 +477,13 @@ async fn a_day_at_the_console_in_a_real_browser() {
         .await
         .expect("the projections");
     until_text(&c, "daily_totals").await;
+    // The admin sees the node holding the follow-up work: one node here.
+    until_text(
+        &c,
+        "The embedded store has one node: it holds every partition.",
+    )
+    .await;
+    until_text(&c, "16: 0, 1, 2, 3").await;
     let generation = "//td[.='orders']/following-sibling::td[1]";
     until_xpath_text(&c, generation, "1").await;
     press(&c, "Rebuild…").await;

@@ -250,3 +250,29 @@ async fn protocol_violations_close_with_the_protocols_codes() {
         "{answer}"
     );
 }
+
+/// A client that opens the socket and never sends `connection_init` is
+/// closed with 4408 once `INIT_TIMEOUT` has passed, and not before.
+#[tokio::test]
+async fn a_socket_without_connection_init_closes_with_4408_after_the_timeout() {
+    let s = serve().await;
+    let mut request = s.url.as_str().into_client_request().expect("a request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("a header"),
+    );
+    let (mut idle, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connects");
+    let opened = std::time::Instant::now();
+    let timeout = paycode_server::graphql::INIT_TIMEOUT;
+    let code = tokio::time::timeout(timeout * 2, close_code(&mut idle))
+        .await
+        .expect("closed within twice the timeout");
+    assert_eq!(code, Some(4408), "connection initialisation timeout");
+    assert!(
+        opened.elapsed() >= timeout - std::time::Duration::from_millis(500),
+        "closed after {:?}, before the {timeout:?} allowed",
+        opened.elapsed()
+    );
+}

@@ -26,6 +26,7 @@ mod turns;
 pub mod types;
 mod updates;
 mod websocket;
+pub use self::websocket::INIT_TIMEOUT;
 
 pub use self::turns::CONCURRENT_QUERIES;
 
