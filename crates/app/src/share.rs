@@ -44,8 +44,8 @@ pub(crate) struct WorkShare {
     /// held bits may be trusted; `u64::MAX` on a store no other node shares.
     held_until: AtomicU64,
     epoch: Instant,
-    /// Handing everything over: aims at no partition.
-    draining: AtomicBool,
+    /// Left on purpose (`leave`): beats and holds nothing any more.
+    left: AtomicBool,
     /// Whether this process has beaten yet: its first beat replaces any row
     /// an earlier process of the same name left (and its drain request).
     beaten: AtomicBool,
@@ -71,7 +71,7 @@ impl WorkShare {
             held: AtomicU32::new(if shared { 0 } else { u32::MAX }),
             held_until: AtomicU64::new(if shared { 0 } else { u64::MAX }),
             epoch: Instant::now(),
-            draining: AtomicBool::new(false),
+            left: AtomicBool::new(false),
             beaten: AtomicBool::new(false),
         }
     }
@@ -120,6 +120,12 @@ impl WorkShare {
         if !self.shared() {
             return PARTITIONS;
         }
+        if self.left.load(Ordering::Acquire) {
+            // Left for good (`leave`): a renewal still running beside the
+            // shutdown must not beat again, or the others would count this
+            // node in their shares for another lease and leave its part free.
+            return 0;
+        }
         // Counted from before the first call: the lease's own clock starts
         // no earlier than this.
         let started = self.now_ms();
@@ -147,7 +153,7 @@ impl WorkShare {
             }
         };
         let asked_to_drain = live.iter().any(|n| n.draining && n.beat.node == self.node);
-        let target = if self.draining.load(Ordering::Acquire) || asked_to_drain {
+        let target = if asked_to_drain {
             0
         } else {
             fair_share(&live, &self.node)
@@ -223,7 +229,7 @@ impl WorkShare {
         if !self.shared() {
             return;
         }
-        self.draining.store(true, Ordering::Release);
+        self.left.store(true, Ordering::Release);
         let mine = self.held.swap(0, Ordering::AcqRel);
         for partition in bits(mine) {
             if let Err(error) = self.leases.release(partition, &self.node).await {

@@ -412,6 +412,24 @@ async fn three_nodes_share_the_follow_up_work_and_hand_it_over() {
     check_acknowledged(&orders, &acknowledged);
     check_agreement(&orders, &sim.sim().trades());
 
+    // Node c stops on purpose: before it exits it has released its
+    // partitions and left the node table, so the others take its share at
+    // their next renewal instead of after its leases run out.
+    let mut node_c = node_c;
+    node_c.terminate();
+    use paycode_store::Leases as _;
+    let leases = store.leases().await.expect("leases");
+    assert!(
+        leases.iter().all(|l| l.owner != "c"),
+        "c released every partition before exiting: {leases:?}"
+    );
+    let nodes = store.nodes().await.expect("nodes");
+    assert!(
+        nodes.iter().all(|n| n.beat.node != "c"),
+        "c left the node table: {nodes:?}"
+    );
+    until_balanced(&http, &[a, b], Duration::from_secs(15), "node c stopped").await;
+
     drop((node_a, node_b, node_c));
     drop(store);
     drop_schema(&url, &schema).await;

@@ -174,6 +174,16 @@ impl Node {
         assert!(status.success(), "kill {which} failed");
     }
 
+    /// SIGTERM, and wait for the process to finish stopping on its own.
+    pub fn terminate(&mut self) {
+        self.signal("-TERM");
+        let status = self.0.wait().expect("the node stops");
+        assert!(
+            status.success(),
+            "a node stopped with SIGTERM exits 0: {status}"
+        );
+    }
+
     /// SIGKILL, and wait for the process to be gone.
     pub fn kill(&mut self) {
         // Already dead is fine: the point is that it is not running.
