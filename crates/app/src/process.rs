@@ -30,7 +30,7 @@ use chrono::{DateTime, Utc};
 use paycode_domain::{
     AuthCode, Due, ManualOutcome, ManualReversalReason, MerchantId, Order, OrderCommand,
     OutRefundNo, OutTradeNo, Policy, Provider as ProviderKind, RefundResolution, RequestPayment,
-    RequestRefund, Status, evolve_checked, is_order_stream,
+    RequestRefund, Status, is_order_stream,
 };
 use paycode_provider::{PayRequest, Provider, RefundQueryRequest, RefundRequest, TradeRef};
 use std::time::Duration;
@@ -44,6 +44,7 @@ use crate::orders::{AppError, Executed, OrderService, order_stream_name};
 use crate::reconciliation::BillAccount;
 use crate::replay::project_orders;
 use crate::share::{ClusterView, WorkShare};
+use crate::streams::fold_recorded;
 
 /// The provider accounts paycode may use: one client per merchant and
 /// provider, and the identity its daily bill must show.
@@ -213,11 +214,6 @@ impl PaymentProcess {
         }
     }
 
-    /// This node's name in the node and lease tables.
-    pub fn node(&self) -> &str {
-        self.share.node()
-    }
-
     /// How many partitions' work this node may do now.
     pub fn partitions_held(&self) -> u32 {
         self.share.partitions_held()
@@ -226,13 +222,14 @@ impl PaymentProcess {
     /// The follow-up work of the partitions this node holds: how many orders
     /// have work listed, and how long the oldest due one has waited (zero
     /// when nothing is overdue).
-    pub fn held_work(&self) -> (usize, Duration) {
+    pub fn held_work(&self) -> (u64, Duration) {
         let now = self.orders.now();
+        let mine = self.share.holder();
         let work = self.work();
         let mut count = 0;
         let mut oldest = None;
         for (at, stream) in &work.by_time {
-            if self.holds(stream) {
+            if mine(stream) {
                 count += 1;
                 oldest.get_or_insert(*at);
             }
@@ -247,9 +244,7 @@ impl PaymentProcess {
     /// (`paycode cluster status`, the back office's `cluster` query).
     pub async fn cluster(&self) -> Result<ClusterView, paycode_store::StoreError> {
         let (count, waited) = self.held_work();
-        self.share
-            .view(u64::try_from(count).unwrap_or(u64::MAX), waited.as_secs())
-            .await
+        self.share.view(count, waited.as_secs()).await
     }
 
     /// Hands this node's partitions over and leaves the node table: for a
@@ -359,21 +354,15 @@ impl PaymentProcess {
 
     /// When the earliest known work is due.
     pub fn next_due_at(&self) -> Option<DateTime<Utc>> {
-        self.work().next(|stream| self.holds(stream))
-    }
-
-    /// Whether this node may work the stream's order now.
-    fn holds(&self, stream: &str) -> bool {
-        self.share.holds(stream)
+        let mine = self.share.holder();
+        self.work().next(mine)
     }
 
     /// Beats and balances this node's leases at its fair share (see
-    /// `share.rs`). Returns how many partitions it holds.
-    pub(crate) async fn renew_leases(&self) -> u32 {
+    /// `share.rs`).
+    pub(crate) async fn renew_leases(&self) {
         let (count, waited) = self.held_work();
-        self.share
-            .renew(u64::try_from(count).unwrap_or(u64::MAX), waited.as_secs())
-            .await
+        self.share.renew(count, waited.as_secs()).await;
     }
 
     /// Whether other nodes share the store: then this node must follow the
@@ -401,14 +390,13 @@ impl PaymentProcess {
                 continue;
             }
             let kept = folded.remove(stream);
-            let order = match kept {
-                // Already in the state read back from the stream.
-                Some(order) if order.version >= event.version => Some(order),
-                Some(order) if order.version + 1 == event.version => {
-                    Some(self.fold(order, &event)?)
-                }
-                None if event.version == 1 => Some(self.fold_first(&event)?),
-                Some(_) | None => self.orders.load(&event.stream).await?,
+            let folded_up_to = kept.as_ref().map_or(0, |o| o.version);
+            let order = if folded_up_to >= event.version {
+                kept // already in the state read back from the stream
+            } else if folded_up_to + 1 == event.version {
+                Some(fold_recorded(kept, &event)?)
+            } else {
+                self.orders.load(&event.stream).await?
             };
             self.reschedule(&event.stream, order.as_ref());
             if let Some(order) = order {
@@ -418,16 +406,6 @@ impl PaymentProcess {
                 folded.insert(stream.to_owned(), order);
             }
         }
-    }
-
-    fn fold(&self, order: Order, event: &paycode_store::RecordedEvent) -> Result<Order, AppError> {
-        let decoded = crate::replay::decode(event)?;
-        evolve_checked(Some(order), &decoded).map_err(|e| corrupt(event, &e))
-    }
-
-    fn fold_first(&self, event: &paycode_store::RecordedEvent) -> Result<Order, AppError> {
-        let decoded = crate::replay::decode(event)?;
-        evolve_checked(None, &decoded).map_err(|e| corrupt(event, &e))
     }
 
     fn reschedule(&self, stream: &StreamName, order: Option<&Order>) {
@@ -608,9 +586,7 @@ impl PaymentProcess {
     /// at a time, and returns how many it worked once all of them are done.
     pub async fn run_due(&self) -> usize {
         let now = self.orders.now();
-        let due = self
-            .work()
-            .take_due(now, DUE_SWEEP, |stream| self.holds(stream));
+        let due = self.work().take_due(now, DUE_SWEEP, self.share.holder());
         let count = due.len();
         let mut tasks = tokio::task::JoinSet::new();
         for stream in due {
@@ -930,13 +906,6 @@ fn log_events(stream: &StreamName, order: &Order, events: &[paycode_domain::Orde
                 tracing::info!(stream, %merchant, status, event = kind, "order changed")
             }
         }
-    }
-}
-
-fn corrupt(event: &paycode_store::RecordedEvent, error: &dyn std::fmt::Display) -> AppError {
-    crate::streams::StreamError::Corrupt {
-        stream: event.stream.as_str().to_owned(),
-        reason: error.to_string(),
     }
 }
 

@@ -6,11 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use paycode_domain::{Order, OrderEvent, evolve_checked, is_order_stream};
+use paycode_domain::{Order, OrderEvent, is_order_stream};
 use paycode_store::{EventStore, RecordedEvent};
 
 use crate::orders::AppError;
-use crate::streams::{Aggregate, StreamError};
+use crate::streams::{Aggregate, StreamError, fold_recorded};
 
 /// Events fetched per `read_all` call.
 const REPLAY_PAGE: usize = 4_096;
@@ -36,14 +36,9 @@ pub async fn project_orders(store: &dyn EventStore) -> Result<BTreeMap<String, O
 /// Folds one page of the log into `orders`.
 fn fold_page(orders: &mut BTreeMap<String, Order>, page: &[RecordedEvent]) -> Result<(), AppError> {
     for recorded in page.iter().filter(|e| is_order_stream(e.stream.as_str())) {
-        let event = decode(recorded)?;
         let stream = recorded.stream.as_str();
-        let state = orders.remove(stream);
-        // Checked, not left to `evolve`'s assertion: a log file is input.
-        let order = evolve_checked(state, &event).map_err(|e| StreamError::Corrupt {
-            stream: stream.to_owned(),
-            reason: e.to_string(),
-        })?;
+        // The checked fold, not `evolve`'s assertion: a log file is input.
+        let order = fold_recorded(orders.remove(stream), recorded)?;
         orders.insert(stream.to_owned(), order);
     }
     Ok(())

@@ -68,16 +68,12 @@ impl WorkShare {
         WorkShare {
             leases,
             node,
-            held: AtomicU32::new(if shared { 0 } else { u32::MAX }),
+            held: AtomicU32::new(if shared { 0 } else { every_partition() }),
             held_until: AtomicU64::new(if shared { 0 } else { u64::MAX }),
             epoch: Instant::now(),
             left: AtomicBool::new(false),
             beaten: AtomicBool::new(false),
         }
-    }
-
-    pub(crate) fn node(&self) -> &str {
-        &self.node
     }
 
     pub(crate) fn shared(&self) -> bool {
@@ -97,34 +93,28 @@ impl WorkShare {
         }
     }
 
-    /// Whether this node may work the stream's order now.
-    pub(crate) fn holds(&self, stream: &str) -> bool {
-        self.usable() & (1 << partition_of(stream)) != 0
+    /// Whether this node may work a stream's order, with the leases read
+    /// once (for a scan of the work list).
+    pub(crate) fn holder(&self) -> impl Fn(&str) -> bool + use<> {
+        let usable = self.usable();
+        move |stream| usable & (1 << partition_of(stream)) != 0
     }
 
     /// How many partitions this node may work now.
     pub(crate) fn partitions_held(&self) -> u32 {
-        if self.shared() {
-            self.usable().count_ones()
-        } else {
-            PARTITIONS
-        }
+        self.usable().count_ones()
     }
 
     /// Beats, then gives up what is above this node's fair share, renews
-    /// the rest and takes free partitions up to it. Returns how many it
-    /// holds. A partition whose lease call fails counts as not held: without
-    /// a lease, a node stops working those orders rather than risk working
-    /// them beside their holder.
-    pub(crate) async fn renew(&self, work_orders: u64, oldest_due_secs: u64) -> u32 {
-        if !self.shared() {
-            return PARTITIONS;
-        }
-        if self.left.load(Ordering::Acquire) {
-            // Left for good (`leave`): a renewal still running beside the
-            // shutdown must not beat again, or the others would count this
-            // node in their shares for another lease and leave its part free.
-            return 0;
+    /// the rest and takes free partitions up to it. A partition whose lease
+    /// call fails counts as not held: without a lease, a node stops working
+    /// those orders rather than risk working them beside their holder.
+    pub(crate) async fn renew(&self, work_orders: u64, oldest_due_secs: u64) {
+        // Left for good (`leave`): a renewal still running beside the
+        // shutdown must not beat again, or the others would count this node
+        // in their shares for another lease and leave its part free.
+        if !self.shared() || self.left.load(Ordering::Acquire) {
+            return;
         }
         // Counted from before the first call: the lease's own clock starts
         // no earlier than this.
@@ -149,7 +139,8 @@ impl WorkShare {
                 tracing::warn!(%error, "reading the cluster failed; renewing only");
                 let mine = self.held.load(Ordering::Acquire);
                 let renewed = self.take(bits(mine), usize::MAX).await;
-                return self.settle(started, renewed);
+                self.settle(started, renewed);
+                return;
             }
         };
         let asked_to_drain = live.iter().any(|n| n.draining && n.beat.node == self.node);
@@ -180,7 +171,7 @@ impl WorkShare {
             .collect();
         let wanted = keep.saturating_sub(mine.len());
         let held = self.take(mine, usize::MAX).await | self.take(free, wanted).await;
-        self.settle(started, held)
+        self.settle(started, held);
     }
 
     /// Acquires (or renews) `partitions`, stopping once `up_to` were taken
@@ -207,7 +198,7 @@ impl WorkShare {
 
     /// Records what this renewal holds, trusted until the lease's end less
     /// the margin.
-    fn settle(&self, started_ms: u64, held: u32) -> u32 {
+    fn settle(&self, started_ms: u64, held: u32) {
         let ttl = u64::try_from((LEASE_TTL - LEASE_MARGIN).as_millis()).unwrap_or(0);
         let before = self.held.swap(held, Ordering::AcqRel);
         self.held_until
@@ -219,7 +210,6 @@ impl WorkShare {
                 "work leases changed"
             );
         }
-        held.count_ones()
     }
 
     /// Hands every partition over now and leaves the node table: a node
@@ -279,6 +269,11 @@ impl WorkShare {
             leases,
         })
     }
+}
+
+/// Every partition's bit.
+fn every_partition() -> u32 {
+    (0..PARTITIONS).fold(0, |set, p| set | 1 << p)
 }
 
 /// The partitions whose bits are set, lowest first.

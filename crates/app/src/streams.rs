@@ -83,6 +83,21 @@ impl<R: std::error::Error + 'static> StreamError<R> {
     }
 }
 
+/// Decodes a stored event and folds it onto `state`; a failure of either
+/// is the stream's corruption. Loading a stream, replaying the log and
+/// following it all fold through here.
+pub fn fold_recorded<A: Aggregate, R: std::error::Error + 'static>(
+    state: Option<A>,
+    recorded: &RecordedEvent,
+) -> Result<A, StreamError<R>> {
+    let corrupt = |reason| StreamError::Corrupt {
+        stream: recorded.stream.as_str().to_owned(),
+        reason,
+    };
+    let event = A::decode(recorded).map_err(corrupt)?;
+    A::fold(state, &event).map_err(corrupt)
+}
+
 /// A decision that landed, or found nothing to do.
 #[derive(Debug, Clone)]
 pub struct Decided<A: Aggregate> {
@@ -139,12 +154,7 @@ impl<A: Aggregate> Streams<A> {
             };
             from = last.version + 1;
             for recorded in &page {
-                let corrupt = |reason| StreamError::Corrupt {
-                    stream: stream.as_str().to_owned(),
-                    reason,
-                };
-                let event = A::decode(recorded).map_err(corrupt)?;
-                state = Some(A::fold(state, &event).map_err(corrupt)?);
+                state = Some(fold_recorded(state, recorded)?);
             }
         }
     }

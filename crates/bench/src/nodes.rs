@@ -88,24 +88,43 @@ pub async fn run(args: NodesArgs) -> anyhow::Result<()> {
     )?;
     let dir = tempfile::tempdir()?;
     let mut rows = Vec::new();
+    let bench = Bench {
+        args: &args,
+        exe,
+        url,
+        sim_base: sim.base_url(),
+        dir: dir.path(),
+        http,
+    };
     for count in 1..=3 {
-        rows.push(measure(&args, &exe, &url, &sim.base_url(), dir.path(), &http, count).await?);
+        rows.push(measure(&bench, count).await?);
     }
     sim.shutdown().await;
     print_section(&args, &rows);
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn measure(
-    args: &NodesArgs,
-    exe: &Path,
-    url: &str,
-    sim_base: &str,
-    dir: &Path,
-    http: &reqwest::Client,
-    count: usize,
-) -> anyhow::Result<Row> {
+/// What every cluster size is measured with.
+struct Bench<'a> {
+    args: &'a NodesArgs,
+    /// The release `paycode` binary.
+    exe: PathBuf,
+    /// The PostgreSQL server; each size gets a fresh schema on it.
+    url: String,
+    sim_base: String,
+    dir: &'a Path,
+    http: reqwest::Client,
+}
+
+async fn measure(bench: &Bench<'_>, count: usize) -> anyhow::Result<Row> {
+    let Bench {
+        args,
+        exe,
+        url,
+        sim_base,
+        dir,
+        http,
+    } = bench;
     let schema = format!(
         "bench_nodes_{}_{}",
         std::process::id(),

@@ -60,8 +60,11 @@ fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
 }
 
+/// The store when none is named: the embedded one `make run` uses.
+pub const DEFAULT_STORE: &str = "sqlite:data/paycode.db";
+
 fn default_store() -> String {
-    "sqlite:data/paycode.db".into()
+    DEFAULT_STORE.into()
 }
 
 #[derive(Debug, Deserialize)]

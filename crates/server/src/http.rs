@@ -88,7 +88,7 @@ async fn metrics(State(service): State<Service>) -> impl IntoResponse {
         (
             "paycode_work_held_orders",
             "Orders with follow-up work in the partitions this node holds.",
-            u64::try_from(held_orders).unwrap_or(u64::MAX),
+            held_orders,
         ),
         (
             "paycode_work_oldest_due_seconds",

@@ -100,19 +100,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     worker.abort();
     projector.abort();
     self_check.abort();
-    #[cfg(feature = "simulator")]
     if let Some(running) = simulator {
-        running.shutdown().await;
+        stop_simulator(running).await;
     }
-    #[cfg(not(feature = "simulator"))]
-    let () = simulator;
     served.context("serving HTTP")
 }
 
-/// Starts the configured in-process simulator (`[simulator]`), when this
-/// build carries it (the `simulator` feature).
+/// The in-process simulator, in a build that carries it (the `simulator`
+/// feature); a build without it can hold none.
 #[cfg(feature = "simulator")]
-async fn start_simulator(config: &Config) -> anyhow::Result<Option<paycode_sim::RunningSim>> {
+type Simulator = paycode_sim::RunningSim;
+#[cfg(not(feature = "simulator"))]
+type Simulator = std::convert::Infallible;
+
+/// Starts the configured in-process simulator (`[simulator]`), when this
+/// build carries it.
+#[cfg(feature = "simulator")]
+async fn start_simulator(config: &Config) -> anyhow::Result<Option<Simulator>> {
     let Some(sim) = &config.simulator else {
         return Ok(None);
     };
@@ -130,14 +134,24 @@ async fn start_simulator(config: &Config) -> anyhow::Result<Option<paycode_sim::
 
 /// This build has no simulator: a configuration that asks for one is refused.
 #[cfg(not(feature = "simulator"))]
-async fn start_simulator(config: &Config) -> anyhow::Result<()> {
+async fn start_simulator(config: &Config) -> anyhow::Result<Option<Simulator>> {
     if config.simulator.is_some() {
         anyhow::bail!(
             "the configuration asks for the in-process simulator ([simulator]), \
              which this build leaves out: build with `--features simulator` (as `make run` does)"
         );
     }
-    Ok(())
+    Ok(None)
+}
+
+#[cfg(feature = "simulator")]
+async fn stop_simulator(running: Simulator) {
+    running.shutdown().await;
+}
+
+#[cfg(not(feature = "simulator"))]
+async fn stop_simulator(never: Simulator) {
+    match never {}
 }
 
 async fn shutdown_signal() {

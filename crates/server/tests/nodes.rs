@@ -109,11 +109,11 @@ async fn gauge(http: &reqwest::Client, base: &str, name: &str) -> Option<u64> {
         .text()
         .await
         .ok()?;
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    support::metric(&text, name, &[])
 }
 
-/// Waits until `check` holds for every node, or fails after `within`.
+/// Waits until every node of `bases` shows the `expected` gauges, or fails
+/// after `within`.
 async fn until_gauges(
     http: &reqwest::Client,
     bases: &[&str],
@@ -295,10 +295,9 @@ async fn follow_up_calls(http: &reqwest::Client, base: &str) -> u64 {
         return 0;
     };
     let text = response.text().await.unwrap_or_default();
-    text.lines()
-        .filter(|l| l.starts_with("paycode_provider_call_seconds_count"))
-        .filter(|l| l.contains("call=\"query\"") || l.contains("call=\"reverse\""))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+    ["call=\"query\"", "call=\"reverse\""]
+        .iter()
+        .filter_map(|call| support::metric(&text, "paycode_provider_call_seconds_count", &[call]))
         .sum()
 }
 

@@ -7,20 +7,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use paycode_store::{Lease, LiveNode, PARTITIONS};
 
-use crate::StoreUrl;
-
 #[derive(Debug, clap::Args)]
 pub struct ClusterArgs {
     #[command(subcommand)]
     pub command: ClusterCommand,
-    /// Where the event log lives.
-    #[arg(
-        long,
-        env = "PAYCODE_STORE",
-        default_value = "sqlite:data/paycode.db",
-        global = true
-    )]
-    pub store: StoreUrl,
+    #[command(flatten)]
+    pub store: super::StoreArg,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -36,11 +28,11 @@ pub enum ClusterCommand {
 }
 
 pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
-    let opened = args.store.open().await.context("opening the store")?;
+    let opened = args.store.url.open().await.context("opening the store")?;
     if !opened.leases.shared() {
         println!(
             "{}: an embedded store has one node, which holds all {PARTITIONS} partitions",
-            args.store
+            args.store.url
         );
         return Ok(());
     }

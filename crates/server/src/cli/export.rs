@@ -6,12 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use paycode_store::EventStore;
 
-use crate::StoreUrl;
-
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
-    #[arg(long, env = "PAYCODE_STORE", default_value = "sqlite:data/paycode.db")]
-    pub store: StoreUrl,
+    #[command(flatten)]
+    pub store: super::StoreArg,
     /// The file to write (default: stdout).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -20,6 +18,7 @@ pub struct ExportArgs {
 pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
     let store = args
         .store
+        .url
         .open()
         .await
         .context("opening the event store")?

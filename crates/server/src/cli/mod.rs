@@ -19,6 +19,21 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::StoreUrl;
+
+/// `--store` of the commands that work on a store directly.
+#[derive(Debug, clap::Args)]
+pub struct StoreArg {
+    /// Where the event log lives.
+    #[arg(
+        long = "store",
+        env = "PAYCODE_STORE",
+        default_value = crate::config::DEFAULT_STORE,
+        global = true
+    )]
+    pub url: StoreUrl,
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "paycode",

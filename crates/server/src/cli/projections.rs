@@ -14,8 +14,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use paycode_projections::{Progress, Projection, ReadModels};
 
-use crate::StoreUrl;
-
 /// Redraw at most this often: a terminal line per page would flood a pipe.
 const REDRAW_EVERY: Duration = Duration::from_millis(100);
 /// Characters of the bar itself.
@@ -25,14 +23,8 @@ const BAR_WIDTH: u64 = 30;
 pub struct ProjectionsArgs {
     #[command(subcommand)]
     pub command: ProjectionsCommand,
-    /// Where the event log lives.
-    #[arg(
-        long,
-        env = "PAYCODE_STORE",
-        default_value = "sqlite:data/paycode.db",
-        global = true
-    )]
-    pub store: StoreUrl,
+    #[command(flatten)]
+    pub store: super::StoreArg,
     /// The read-model database (default: beside an SQLite store, as `serve` does).
     #[arg(long, env = "PAYCODE_READ_MODELS", global = true)]
     pub read_models: Option<PathBuf>,
@@ -51,11 +43,16 @@ pub enum ProjectionsCommand {
 }
 
 pub async fn run(args: ProjectionsArgs) -> anyhow::Result<()> {
-    let store = args.store.open().await.context("opening the event store")?;
+    let store = args
+        .store
+        .url
+        .open()
+        .await
+        .context("opening the event store")?;
     let read_models = args
         .read_models
         .clone()
-        .unwrap_or_else(|| args.store.default_read_models());
+        .unwrap_or_else(|| args.store.url.default_read_models());
     let models = ReadModels::open(&read_models, store.events)
         .await
         .with_context(|| format!("opening {}", read_models.display()))?;

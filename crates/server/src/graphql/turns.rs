@@ -37,12 +37,14 @@ impl Turns {
 }
 
 /// Whether a request waits its turn: a query does, and so does one that
-/// does not parse (it fails at once, in its turn).
-fn waits(request: &Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+/// does not parse (it fails at once, in its turn). The parsed document stays
+/// in the request, so the schema does not parse the query a second time.
+fn waits(request: &mut Request) -> bool {
+    let operation_name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
         return true;
     };
-    let operation = match (&document.operations, &request.operation_name) {
+    let operation = match (&document.operations, &operation_name) {
         (DocumentOperations::Single(operation), _) => Some(operation),
         (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name.as_str()),
         (DocumentOperations::Multiple(_), None) => None,
@@ -56,9 +58,9 @@ fn waits(request: &Request) -> bool {
 }
 
 impl Executor for Turns {
-    async fn execute(&self, request: Request) -> Response {
+    async fn execute(&self, mut request: Request) -> Response {
         // Never closed, so acquiring cannot fail.
-        let _turn = match waits(&request) {
+        let _turn = match waits(&mut request) {
             true => self.permits.clone().acquire_owned().await.ok(),
             false => None,
         };
@@ -80,11 +82,11 @@ impl Executor for Turns {
 
     fn execute_stream(
         &self,
-        request: Request,
+        mut request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
         let session_data = session_data.unwrap_or_default();
-        if !waits(&request) {
+        if !waits(&mut request) {
             return self
                 .schema
                 .execute_stream_with_session_data(request, session_data);
@@ -132,7 +134,7 @@ mod tests {
             ("{ not graphql", None, true),
         ] {
             assert_eq!(
-                waits(&request(query, operation)),
+                waits(&mut request(query, operation)),
                 waits_its_turn,
                 "{query} {operation:?}"
             );

@@ -65,7 +65,5 @@ pub async fn gauge(router: &Router, name: &str) -> u64 {
         .expect("a body")
         .to_bytes();
     let text = String::from_utf8(bytes.to_vec()).expect("text");
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    super::metric(&text, name, &[]).unwrap_or_else(|| panic!("no {name} in\n{text}"))
 }

@@ -355,3 +355,18 @@ pub async fn request_in_log(
         .expect("appended")
         .position
 }
+
+/// The sum of the `/metrics` samples named `name` whose labels contain every
+/// one of `labels` (`call="query"`); `None` when there is no such sample.
+pub fn metric(text: &str, name: &str, labels: &[&str]) -> Option<u64> {
+    let values: Vec<u64> = text
+        .lines()
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+        })
+        .filter(|line| labels.iter().all(|label| line.contains(label)))
+        .filter_map(|line| line.rsplit(' ').next()?.parse().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
+}
